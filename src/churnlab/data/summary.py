@@ -1,0 +1,60 @@
+"""What a dataset holds: one row per table with its size and time span, and its churn rate."""
+
+from __future__ import annotations
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from churnlab.schema import SCHEMAS, Dataset
+
+__all__ = ["summarize", "overall_churn_rate"]
+
+
+def summarize(dataset: Dataset) -> pd.DataFrame:
+    """One row per table: rows, columns, customers, first and last timestamp, missing-value share.
+
+    Parameters
+    ----------
+    dataset : Dataset
+
+    Returns
+    -------
+    DataFrame
+        Columns ``table, rows, columns, customers, first, last, missing_share``; ``first``/``last``
+        span every datetime column of the table (NaT when it has none).
+    """
+    rows = []
+    for name in [t for t in SCHEMAS if t in dataset.tables]:
+        df = dataset.tables[name]
+        stamps = [df[c] for c in df.columns if ptypes.is_datetime64_any_dtype(df[c].dtype)]
+        first = min((s.min() for s in stamps), default=pd.NaT)
+        last = max((s.max() for s in stamps), default=pd.NaT)
+        cells = df.size
+        rows.append(
+            {
+                "table": name,
+                "rows": len(df),
+                "columns": df.shape[1],
+                "customers": df["customer_id"].nunique() if "customer_id" in df.columns else 0,
+                "first": first,
+                "last": last,
+                "missing_share": float(df.isna().to_numpy().sum() / cells) if cells else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def overall_churn_rate(dataset: Dataset) -> float | None:
+    """Share of customers who have churned by ``as_of``, where the dataset defines it.
+
+    A snapshot's ``customers.churned`` flag; otherwise the share of customers whose subscriptions
+    have all ended. ``None`` for a dataset without either (CDNOW: churn needs a label window).
+    """
+    customers = dataset.tables.get("customers")
+    if customers is not None and "churned" in customers.columns:
+        return float(customers["churned"].mean())
+    subs = dataset.tables.get("subscriptions")
+    if subs is None or subs.empty:
+        return None
+    ended = subs.groupby("customer_id")["end_at"].apply(lambda s: bool(s.notna().all()))
+    return float(ended.mean())
