@@ -1,0 +1,421 @@
+"""MLflow conventions: where the store lives, which run a notebook logs to, and what every run records.
+
+The store is embedded in the project folder and needs no server: an absolute SQLite URI
+``sqlite:///<project_root>/mlflow.db`` with artifacts in ``<project_root>/mlartifacts``, whatever the
+working directory. ``MLFLOW_TRACKING_URI`` overrides it (a shared server, or a test's private store).
+
+Inside a notebook the logging helpers (:func:`log_metrics`, :func:`log_params`, :func:`log_figure`,
+:func:`log_table`, :func:`log_artifact`) attach to the run whose id is in ``MLFLOW_RUN_ID``: the runner
+creates one child run per notebook and puts its id in the environment the papermill kernel inherits
+(a run started in the orchestrator is not *active* inside the kernel, mlflow#7257). They never start
+or end a run: the orchestrator owns run status. Without a run (interactive JupyterLab use) they log
+nothing and say so once.
+
+Every value logged in this process is also kept in memory (:func:`recorded`), so a test that calls a
+function using these helpers can read what it logged without an MLflow store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from churnlab.config import project_root
+
+__all__ = [
+    "tracking_uri",
+    "artifact_location",
+    "store_lock",
+    "client",
+    "experiment_id",
+    "active_run_id",
+    "log_metrics",
+    "log_params",
+    "log_figure",
+    "log_table",
+    "log_artifact",
+    "recorded",
+    "provenance",
+    "PACKAGES",
+]
+
+#: Packages whose versions every run records (tag ``version.<name>``).
+PACKAGES = (
+    "churnlab",
+    "pandas",
+    "numpy",
+    "scikit-learn",
+    "xgboost-cpu",
+    "xgboost",
+    "shap",
+    "mlflow",
+    "papermill",
+    "nbconvert",
+    "duckdb",
+    "ibis-framework",
+    "scipy",
+    "lifetimes",
+    "matplotlib",
+)
+
+#: MLflow's limit on a parameter value's length (characters).
+_MAX_PARAM_LENGTH = 6000
+
+_RECORD: dict[str, dict[str, Any]] = {"metrics": {}, "params": {}, "artifacts": {}}
+_SAID_NO_RUN = False
+
+
+def tracking_uri() -> str:
+    """Return the MLflow tracking URI: ``MLFLOW_TRACKING_URI`` if set, else the project's SQLite store.
+
+    Returns
+    -------
+    str
+        ``sqlite:///<project_root>/mlflow.db`` (absolute, so it does not depend on the working
+        directory) unless the environment names another store.
+    """
+    env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if env:
+        return env
+    return f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def artifact_location(experiment_name: str | None = None) -> str | None:
+    """Return the artifact root for new experiments, ``<project_root>/mlartifacts`` as a URI.
+
+    For a SQLite store elsewhere (a test's private store) the artifacts go to ``mlartifacts`` next
+    to that database file. For a server URI, ``None``: the server decides.
+
+    Parameters
+    ----------
+    experiment_name : str, optional
+        Unused by the layout today; experiments are told apart by id inside the root.
+    """
+    db = _sqlite_path(tracking_uri())
+    if db is None:
+        return None
+    default_db = project_root() / "mlflow.db"
+    folder = project_root() / "mlartifacts" if db == default_db else db.parent / "mlartifacts"
+    return folder.resolve().as_uri()
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    """Return the database file of a ``sqlite:///`` URI, ``None`` for any other scheme."""
+    if not uri.startswith("sqlite:"):
+        return None
+    path = unquote(urlparse(uri).path)
+    if uri.startswith("sqlite:////"):
+        path = "/" + path.lstrip("/")
+    return Path(path).resolve()
+
+
+@contextlib.contextmanager
+def store_lock() -> Iterator[None]:
+    """Hold an exclusive lock on the tracking store while creating it or an experiment.
+
+    Several processes creating a fresh SQLite store at once corrupt it (FIELD_NOTES: 3 of 3 trials);
+    the first creation is serialised with ``fcntl.flock`` on ``<database>.lock``. Other stores need
+    no lock and the context does nothing.
+    """
+    db = _sqlite_path(tracking_uri())
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def client():
+    """Return an ``MlflowClient`` on :func:`tracking_uri`, creating the store under :func:`store_lock`.
+
+    Returns
+    -------
+    mlflow.tracking.MlflowClient
+    """
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri()
+    with store_lock():
+        mlflow_client = MlflowClient(tracking_uri=uri)
+        mlflow_client.search_experiments(max_results=1)  # opens (and if fresh, creates) the schema
+    return mlflow_client
+
+
+def experiment_id(name: str) -> str:
+    """Return the id of experiment ``name``, creating it with an explicit artifact location if needed.
+
+    Creation happens under :func:`store_lock` so two runs starting together do not both create it.
+    """
+    mlflow_client = client()
+    with store_lock():
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        return mlflow_client.create_experiment(name, artifact_location=artifact_location(name))
+
+
+def active_run_id() -> str | None:
+    """Return the run the helpers log to: ``MLFLOW_RUN_ID``, else an active ``mlflow`` run, else ``None``."""
+    env = os.environ.get("MLFLOW_RUN_ID", "").strip()
+    if env:
+        return env
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        run = mlflow.active_run()
+        if run is not None:
+            return run.info.run_id
+    return None
+
+
+def _run_or_say() -> str | None:
+    """Return :func:`active_run_id`; print one informational line per process when there is none."""
+    global _SAID_NO_RUN
+    run_id = active_run_id()
+    if run_id is None and not _SAID_NO_RUN:
+        _SAID_NO_RUN = True
+        print("churnlab.tracking: no MLflow run (interactive use); values are kept in memory, not logged.")
+    return run_id
+
+
+def _client_quiet():
+    """Return an ``MlflowClient`` without the store lock (the runner has created the store)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> dict[str, float]:
+    """Log numeric metrics to the current run.
+
+    Parameters
+    ----------
+    metrics : mapping of str to float
+        Metric name to value; values are converted with ``float`` (NaN is allowed, MLflow stores it).
+    step : int, optional
+        Step of a series (an epoch, a cutoff index); ``0`` when omitted.
+
+    Returns
+    -------
+    dict of str to float
+        The values as logged.
+
+    Raises
+    ------
+    TypeError
+        When a value cannot be converted to ``float``; the message names the metric.
+    """
+    values: dict[str, float] = {}
+    for key, value in metrics.items():
+        try:
+            values[str(key)] = float(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"metric {key!r}: expected a number, got {type(value).__name__}") from exc
+    _RECORD["metrics"].update(values)
+    run_id = _run_or_say()
+    if run_id is not None and values:
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        batch = [Metric(key=k, value=v, timestamp=stamp, step=step or 0) for k, v in values.items()]
+        _client_quiet().log_batch(run_id, metrics=batch)
+    return values
+
+
+def _param_text(value: Any) -> str:
+    """Render a parameter value as MLflow stores it: scalars with ``str``, containers as JSON."""
+    if isinstance(value, (list, tuple, dict)):
+        text = json.dumps(value, default=str, sort_keys=True)
+    else:
+        text = str(value)
+    return text[:_MAX_PARAM_LENGTH]
+
+
+def log_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Log parameters (settings) to the current run.
+
+    Parameters
+    ----------
+    params : mapping of str to any
+        Parameter name to value; lists and dicts are stored as JSON, others with ``str``.
+        MLflow keeps a parameter immutable: logging the same name again with another value fails.
+
+    Returns
+    -------
+    dict of str to str
+        The values as logged.
+    """
+    values = {str(k): _param_text(v) for k, v in params.items()}
+    _RECORD["params"].update(values)
+    run_id = _run_or_say()
+    if run_id is not None and values:
+        from mlflow.entities import Param
+
+        mlflow_client = _client_quiet()
+        existing = mlflow_client.get_run(run_id).data.params
+        fresh = [Param(k, v) for k, v in values.items() if existing.get(k) != v]
+        for start in range(0, len(fresh), 100):  # MLflow's batch limit is 100 params
+            mlflow_client.log_batch(run_id, params=fresh[start : start + 100])
+    return values
+
+
+def log_figure(fig, name: str) -> str:
+    """Log a matplotlib figure as an image artifact (``name`` such as ``"churn_by_month.png"``).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure or matplotlib.axes.Axes
+        The figure (an Axes is accepted and its figure logged).
+    name : str
+        Artifact file name, optionally with a sub-folder (``"figures/roc.png"``).
+
+    Returns
+    -------
+    str
+        ``name``.
+    """
+    figure = getattr(fig, "figure", None) if not hasattr(fig, "savefig") else fig
+    if figure is None or not hasattr(figure, "savefig"):
+        raise TypeError(f"log_figure {name!r}: expected a matplotlib Figure or Axes, got {type(fig).__name__}")
+    _RECORD["artifacts"][name] = "figure"
+    run_id = _run_or_say()
+    if run_id is not None:
+        _client_quiet().log_figure(run_id, figure, artifact_file=name)
+    return name
+
+
+def log_table(df, name: str) -> str:
+    """Log a DataFrame as a CSV artifact (``name`` such as ``"churn_by_segment.csv"``).
+
+    The index is written only when it carries information (not a default ``RangeIndex``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; it is not modified.
+    name : str
+        Artifact file name ending in ``.csv``, optionally with a sub-folder.
+
+    Returns
+    -------
+    str
+        ``name``.
+    """
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"log_table {name!r}: expected a DataFrame, got {type(df).__name__}")
+    buffer = io.StringIO()
+    df.to_csv(buffer, index=not isinstance(df.index, pd.RangeIndex))
+    _RECORD["artifacts"][name] = "table"
+    run_id = _run_or_say()
+    if run_id is not None:
+        _client_quiet().log_text(run_id, buffer.getvalue(), artifact_file=name)
+    return name
+
+
+def log_artifact(path: str | Path, artifact_path: str | None = None) -> str:
+    """Log a local file (or folder) as an artifact of the current run.
+
+    Parameters
+    ----------
+    path : str or Path
+        File or folder to copy into the run's artifacts.
+    artifact_path : str, optional
+        Sub-folder of the run's artifacts.
+
+    Returns
+    -------
+    str
+        The artifact's path inside the run.
+    """
+    source = Path(path)
+    if not source.exists():
+        raise FileNotFoundError(f"log_artifact: {source} does not exist")
+    target = f"{artifact_path}/{source.name}" if artifact_path else source.name
+    _RECORD["artifacts"][target] = "file"
+    run_id = _run_or_say()
+    if run_id is not None:
+        mlflow_client = _client_quiet()
+        if source.is_dir():
+            mlflow_client.log_artifacts(run_id, str(source), artifact_path=target)
+        else:
+            mlflow_client.log_artifact(run_id, str(source), artifact_path=artifact_path)
+    return target
+
+
+def recorded() -> dict[str, dict[str, Any]]:
+    """Return a copy of everything the helpers logged in this process, run or no run.
+
+    Returns
+    -------
+    dict
+        ``{"metrics": {name: float}, "params": {name: str}, "artifacts": {name: kind}}``.
+    """
+    return {k: dict(v) for k, v in _RECORD.items()}
+
+
+def _git(*args: str, cwd: Path) -> str | None:
+    """Run a git command in ``cwd``; ``None`` when git or the repository is unavailable."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _package_version(name: str) -> str | None:
+    """Installed version of distribution ``name``, ``None`` when absent."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def provenance(root: Path | None = None) -> dict[str, str]:
+    """Return what every run records about where it came from, as MLflow tags.
+
+    Parameters
+    ----------
+    root : Path, optional
+        Project folder whose git state is read; :func:`churnlab.config.project_root` by default.
+
+    Returns
+    -------
+    dict of str to str
+        ``churnlab.version``, ``git.commit`` (``"unknown"`` outside a repository), ``git.dirty``
+        (``"true"``/``"false"``/``"unknown"``), ``python.version`` and ``version.<package>`` for
+        each of :data:`PACKAGES` that is installed.
+    """
+    folder = root or project_root()
+    commit = _git("rev-parse", "HEAD", cwd=folder)
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=folder) if commit else None
+    tags = {
+        "churnlab.version": _package_version("churnlab") or "unknown",
+        "git.commit": commit or "unknown",
+        "git.dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "python.version": sys.version.split()[0],
+    }
+    for name in PACKAGES:
+        found = _package_version(name)
+        if found is not None:
+            tags[f"version.{name}"] = found
+    return tags
