@@ -277,8 +277,7 @@ class Dataset:
         unknown = sorted(set(self.tables) - set(SCHEMAS))
         if unknown:
             raise SchemaError(
-                f"dataset {self.name!r}: unknown table(s) {unknown}; canonical tables are "
-                f"{sorted(SCHEMAS)}"
+                f"dataset {self.name!r}: unknown table(s) {unknown}; canonical tables are {sorted(SCHEMAS)}"
             )
 
     def __repr__(self) -> str:
@@ -362,6 +361,7 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
     Parameters
     ----------
     tables : dict of str to DataFrame
+        The tables to hash, by name.
 
     Returns
     -------
@@ -428,9 +428,7 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> 
     """
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise SchemaError(
-            f"{table}.{missing[0]}: missing column; the table has {', '.join(map(str, df.columns))}"
-        )
+        raise SchemaError(f"{table}.{missing[0]}: missing column; the table has {', '.join(map(str, df.columns))}")
 
 
 def _check_table(name: str, df: pd.DataFrame, as_of: pd.Timestamp) -> list[Problem]:
@@ -459,13 +457,21 @@ def _check_table(name: str, df: pd.DataFrame, as_of: pd.Timestamp) -> list[Probl
             if bad.any():
                 found = ", ".join(map(str, pd.unique(s[bad])[:3]))
                 problems.append(
-                    Problem(name, col.name, f"one of {list(col.allowed)} (found {found})", int(bad.sum()), _examples(ids[bad]))
+                    Problem(
+                        name,
+                        col.name,
+                        f"one of {list(col.allowed)} (found {found})",
+                        int(bad.sum()),
+                        _examples(ids[bad]),
+                    )
                 )
         if col.kind == "datetime":
             late = s > as_of
             if late.any():
                 problems.append(
-                    Problem(name, col.name, f"nothing after as_of {as_of.date()}", int(late.sum()), _examples(ids[late]))
+                    Problem(
+                        name, col.name, f"nothing after as_of {as_of.date()}", int(late.sum()), _examples(ids[late])
+                    )
                 )
     if schema.key and all(k in df.columns for k in schema.key):
         dup = df.duplicated(list(schema.key), keep=False)
@@ -485,15 +491,26 @@ def _check_against_customers(name: str, df: pd.DataFrame, customers: pd.DataFram
     unknown = their_signup.isna() & df[C.CUSTOMER_ID].notna()
     if name != "funnel" and unknown.any():
         problems.append(
-            Problem(name, C.CUSTOMER_ID, "ids present in customers", int(unknown.sum()), _examples(df.loc[unknown, C.CUSTOMER_ID]))
+            Problem(
+                name,
+                C.CUSTOMER_ID,
+                "ids present in customers",
+                int(unknown.sum()),
+                _examples(df.loc[unknown, C.CUSTOMER_ID]),
+            )
         )
     for col in schema.activity:
         if col in df.columns and _kind_of(df[col]) == "datetime":
             early = df[col] < their_signup
             if early.any():
                 problems.append(
-                    Problem(name, col, "no activity before the customer's signup_at", int(early.sum()),
-                            _examples(df.loc[early, C.CUSTOMER_ID]))
+                    Problem(
+                        name,
+                        col,
+                        "no activity before the customer's signup_at",
+                        int(early.sum()),
+                        _examples(df.loc[early, C.CUSTOMER_ID]),
+                    )
                 )
     return problems
 
@@ -508,6 +525,7 @@ def validate(dataset: Dataset, *, needs: Sequence[str] = ()) -> ValidationReport
     Parameters
     ----------
     dataset : Dataset
+        The dataset to check.
     needs : sequence of str
         Tables the caller needs; each missing one is a problem.
 
@@ -519,14 +537,18 @@ def validate(dataset: Dataset, *, needs: Sequence[str] = ()) -> ValidationReport
     problems: list[Problem] = []
     for t in needs:
         if t not in dataset.tables:
-            problems.append(Problem(t, None, f"table {t!r} to be provided; the dataset has {', '.join(sorted(dataset.tables))}"))
+            problems.append(
+                Problem(t, None, f"table {t!r} to be provided; the dataset has {', '.join(sorted(dataset.tables))}")
+            )
     if "customers" not in dataset.tables:
         problems.append(Problem("customers", None, "a customers table; every dataset needs one"))
     for name, df in dataset.tables.items():
         problems.extend(_check_table(name, df, dataset.as_of))
     customers = dataset.tables.get("customers")
-    if customers is not None and {C.CUSTOMER_ID, C.SIGNUP_AT} <= set(customers.columns) and (
-        _kind_of(customers[C.SIGNUP_AT]) == "datetime"
+    if (
+        customers is not None
+        and {C.CUSTOMER_ID, C.SIGNUP_AT} <= set(customers.columns)
+        and (_kind_of(customers[C.SIGNUP_AT]) == "datetime")
     ):
         for name, df in dataset.tables.items():
             if name != "customers":

@@ -63,7 +63,9 @@ def read_config(path: str | Path) -> dict[str, Any]:
             raise DataSourceError(f"{path}: table {table!r} needs a 'file'")
         bad = set(spec) - TABLE_KEYS
         if bad:
-            raise DataSourceError(f"{path}: table {table!r} has unknown key(s) {sorted(bad)}; allowed: {sorted(TABLE_KEYS)}")
+            raise DataSourceError(
+                f"{path}: table {table!r} has unknown key(s) {sorted(bad)}; allowed: {sorted(TABLE_KEYS)}"
+            )
     return cfg
 
 
@@ -148,9 +150,18 @@ def load_files(config: str | Path) -> Dataset:
     if "as_of" in cfg:
         as_of = pd.Timestamp(cfg["as_of"])
     else:
-        stamps = [df[c].max() for df in tables.values() for c in df.columns
-                  if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
+        stamps = [
+            df[c].max()
+            for df in tables.values()
+            for c in df.columns
+            if pd.api.types.is_datetime64_any_dtype(df[c].dtype)
+        ]
         as_of = max(stamps) if stamps else pd.Timestamp.now().normalize()
-    return Dataset(name=str(cfg["name"]), tables=tables, as_of=as_of, source=str(config.resolve()),
-                   kind="snapshot" if set(tables) <= {"customers"} else "events",
-                   description=str(cfg.get("description", "")))
+    return Dataset(
+        name=str(cfg["name"]),
+        tables=tables,
+        as_of=as_of,
+        source=str(config.resolve()),
+        kind="snapshot" if set(tables) <= {"customers"} else "events",
+        description=str(cfg.get("description", "")),
+    )

