@@ -110,7 +110,7 @@ def churn_rate_gross(c_start, c_end, c_new):
 
 
 def retention_rate(c_start, c_end, c_new):
-    """Customer retention rate ``(C_end - C_new) / C_start``: the share of starting customers kept.
+    """Compute the customer retention rate ``(C_end - C_new) / C_start``: starting customers kept.
 
     Examples
     --------
@@ -191,7 +191,8 @@ def customer_spells(subscriptions: pd.DataFrame, cutoff=None) -> pd.DataFrame:
         When a column is missing.
     """
     require_columns(subscriptions, [C.CUSTOMER_ID, "start_at", "end_at"], table="subscriptions")
-    subs = subscriptions[[c for c in [C.CUSTOMER_ID, "start_at", "end_at", "churn_reason"] if c in subscriptions]].copy()
+    keep = [c for c in [C.CUSTOMER_ID, "start_at", "end_at", "churn_reason"] if c in subscriptions]
+    subs = subscriptions[keep].copy()
     if "churn_reason" not in subs:
         subs["churn_reason"] = pd.NA
     if cutoff is not None:
@@ -221,7 +222,7 @@ def _active_at(spells: pd.DataFrame, t: pd.Timestamp) -> pd.Series:
 
 
 def churn_outcome(dataset: Dataset, cutoff, horizon_days: int = 30) -> pd.DataFrame:
-    """Customers active at ``cutoff`` and whether they churned in ``[cutoff, cutoff + horizon]``.
+    """Return customers active at ``cutoff`` and whether they churned in ``[cutoff, cutoff + horizon]``.
 
     Parameters
     ----------
@@ -270,8 +271,10 @@ def churn_outcome(dataset: Dataset, cutoff, horizon_days: int = 30) -> pd.DataFr
 # --- churn over time ------------------------------------------------------------------------------
 
 
-def churn_over_time(dataset: Dataset, cutoff=None, *, freq: str = "MS", start=None, alpha: float = 0.05) -> pd.DataFrame:
-    """Customer counts and every churn rate per period, for periods that ended by ``cutoff``.
+def churn_over_time(
+    dataset: Dataset, cutoff=None, *, freq: str = "MS", start=None, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Count customers and compute every churn rate per period, for periods that ended by ``cutoff``.
 
     Parameters
     ----------
@@ -345,7 +348,7 @@ def churn_over_time(dataset: Dataset, cutoff=None, *, freq: str = "MS", start=No
 
 
 def churn_seasonality(over_time: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Pool the periods of :func:`churn_over_time` by calendar month: is churn seasonal?
+    """Pool the periods of :func:`churn_over_time` by calendar month (is churn seasonal?).
 
     Parameters
     ----------
@@ -522,7 +525,8 @@ def customer_lifetimes(dataset: Dataset, cutoff=None) -> pd.DataFrame:
     )
     customers = dataset.tables.get("customers")
     if customers is not None:
-        extra = customers.drop(columns=[c for c in ("start_at", "end_at") if c in customers]).drop_duplicates(C.CUSTOMER_ID)
+        extra = customers.drop(columns=[c for c in ("start_at", "end_at") if c in customers])
+        extra = extra.drop_duplicates(C.CUSTOMER_ID)
         out = out.merge(extra, on=C.CUSTOMER_ID, how="left")
     return out
 
@@ -636,7 +640,7 @@ def churn_rate_by(outcome: pd.DataFrame, attributes: pd.DataFrame, by: str, alph
 
 def churn_reasons(dataset: Dataset, cutoff=None, *, since=None, alpha: float = 0.05,
                   reasons: Sequence[str] = C.CHURN_REASONS) -> pd.DataFrame:
-    """Recorded reasons of the churns observed before ``cutoff`` (since ``since`` when given).
+    """Count the recorded reasons of the churns observed before ``cutoff`` (since ``since`` when given).
 
     Returns
     -------
