@@ -1,4 +1,8 @@
-"""Command line: a thin layer over the library (``churnlab --help``)."""
+"""Command line: a thin layer over the library (``churnlab --help``).
+
+Exit codes: 0 success; 1 a notebook failed (``run``) or data has problems (``data validate``);
+2 bad spec or input (one red ``error:`` line); 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -86,6 +90,154 @@ def data_generate(n_customers: int, seed: int, start: str, end: str, out: Path) 
     dataset, truth = generate(n_customers=n_customers, start=start, end=end, seed=seed, progress=True)
     save_world(dataset, truth, out)
     click.echo(f"wrote {dataset!r} to {out} (fingerprint {dataset.fingerprint})")
+
+
+# --- experiments -------------------------------------------------------------------------------
+
+
+def _echo_err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@main.command("run")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a shared parameter (seed=1) or a data setting (data.customers=500); repeatable.",
+)
+@click.option("--check", is_flag=True, help="Validate the spec and print the plan; run nothing.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final line.")
+def run_cmd(spec: Path, params: tuple[str, ...], check: bool, quiet: bool) -> None:
+    """Run the experiment SPEC (a YAML file in experiments/): every notebook, tracked in MLflow.
+
+    Prepares the data once (cached in data/generated/), executes each notebook with papermill into
+    runs/<name>_<timestamp>/, renders an HTML report per notebook and refreshes runs/index.html.
+    Progress goes to stderr and to run.log in the run folder.
+
+    Exit codes: 0 all notebooks finished; 1 a notebook failed (later ones skipped, MLflow runs
+    marked FAILED); 2 bad spec or input (nothing ran); 130 interrupted.
+    """
+    from churnlab.runner import exit_code, run_spec
+    from churnlab.spec import load_spec, parse_override
+
+    overrides = dict(parse_override(p) for p in params)
+    parsed = load_spec(spec, overrides)
+    if check:
+        click.echo(f"spec {parsed.name}: ok; data {parsed.data.source} {dict(parsed.data.settings) or ''}")
+        for nb in parsed.notebooks:
+            shown = {k: v for k, v in parsed.parameters_for(nb, "<data_dir>").items()}
+            click.echo(f"  {nb.stem}: {shown}")
+        return
+    try:
+        record = run_spec(parsed, progress=None if quiet else _echo_err)
+    except KeyboardInterrupt:
+        click.secho("interrupted: runs marked KILLED", fg="red", err=True)
+        sys.exit(130)
+    folder = Path(record.folder)
+    click.echo(f"{record.status} {record.name} -> {folder}")
+    sys.exit(exit_code(record))
+
+
+def _metrics_text(metrics: dict[str, float]) -> str:
+    return "  ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+
+
+@main.command("list")
+@click.option("--spec", "spec_name", default=None, help="Only runs of this spec (its name).")
+@click.option("-n", "--limit", type=int, default=20, show_default=True, help="Newest N runs (0: all).")
+def list_cmd(spec_name: str | None, limit: int) -> None:
+    """List runs, newest last: name, date, status and key metrics."""
+    from churnlab.record import list_runs
+
+    runs = [r for r in list_runs() if spec_name is None or r.spec_name == spec_name]
+    if limit:
+        runs = runs[-limit:]
+    if not runs:
+        click.echo("no runs yet: churnlab run experiments/demo.yaml")
+        return
+    width = max(len(r.name) for r in runs)
+    for r in runs:
+        date = r.started.replace("T", " ")[:16]
+        click.echo(f"{r.name:<{width}}  {date}  {r.status:<8}  {_metrics_text(r.headline())}")
+
+
+@main.command("report")
+@click.argument("run", default="latest")
+def report_cmd(run: str) -> None:
+    """Render the HTML reports of RUN again (name, unique prefix, spec name or 'latest') and the index."""
+    from churnlab.runner import rerender
+
+    record = rerender(run)
+    for nb in record.notebooks:
+        if nb.report:
+            click.echo(str(Path(record.folder) / nb.report))
+    click.echo(str(Path(record.folder).parent / "index.html"))
+
+
+@main.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--all", "show_all", is_flag=True, help="Also print values that are equal.")
+def compare_cmd(a: str, b: str, show_all: bool) -> None:
+    """Print the parameters, data and metrics that differ between runs A and B."""
+    from churnlab.record import find_run
+
+    ra, rb = find_run(a), find_run(b)
+    click.echo(f"A = {ra.name} ({ra.status})\nB = {rb.name} ({rb.status})")
+
+    def settings(r) -> dict[str, str]:
+        out = {"data.source": r.data_source, "data.fingerprint": r.fingerprint or "-"}
+        out.update({f"data.{k}": str(v) for k, v in r.data_settings.items()})
+        out.update(
+            {f"{nb.name}.{k}": str(v) for nb in r.notebooks for k, v in nb.parameters.items() if k != "data_dir"}
+        )
+        out["git.commit"] = r.provenance.get("git.commit", "unknown")[:12]
+        return out
+
+    sa, sb = settings(ra), settings(rb)
+    rows = [(k, sa.get(k, "-"), sb.get(k, "-")) for k in dict.fromkeys([*sa, *sb])]
+    rows = [row for row in rows if show_all or row[1] != row[2]]
+    click.echo("parameters:" if rows else "parameters: identical")
+    for k, va, vb in rows:
+        click.echo(f"  {k}: {va} -> {vb}")
+    ma, mb = ra.metrics, rb.metrics
+    names = list(dict.fromkeys([*ma, *mb]))
+    diff = [k for k in names if show_all or ma.get(k) != mb.get(k)]
+    click.echo("metrics:" if diff else f"metrics: identical ({len(names)})")
+    for k in diff:
+        va, vb = ma.get(k), mb.get(k)
+        delta = f"  ({vb - va:+.4g})" if va is not None and vb is not None else ""
+        fa = "-" if va is None else f"{va:.6g}"
+        fb = "-" if vb is None else f"{vb:.6g}"
+        click.echo(f"  {k}: {fa} -> {fb}{delta}")
+
+
+@main.command("ui")
+@click.option("--port", type=int, default=5000, show_default=True, help="Port on 127.0.0.1.")
+def ui_cmd(port: int) -> None:
+    """Serve the MLflow UI for the project's tracking store on http://127.0.0.1:PORT (Ctrl-C stops)."""
+    import os
+    import subprocess
+
+    from churnlab import tracking
+
+    uri = tracking.tracking_uri()
+    tracking.client()  # create the store (under its lock) before the server opens it
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    artifacts = tracking.artifact_location()
+    if artifacts:
+        command += ["--default-artifact-root", artifacts]
+    click.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port}", err=True)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    try:
+        sys.exit(subprocess.call(command, env=env))
+    except KeyboardInterrupt:
+        sys.exit(0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,246 @@
+"""Reports: an executed notebook as one self-contained HTML page without code, and an index of runs.
+
+A report opens offline: figures are embedded by nbconvert, and the CDN scripts its ``lab`` template
+loads (require.js, MathJax, mermaid) are removed. Code is hidden, which also hides papermill's
+injected parameters, so a header shows them with the run name, date, status, data fingerprint,
+MLflow run ids and the notebook's logged metrics ("key numbers first"). A failed notebook's report
+names the failing cell, shows its source and the error, and keeps the traceback output below.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from churnlab.record import NotebookRecord, RunRecord
+
+__all__ = ["FailedCell", "failed_cell", "render_notebook", "render_index", "strip_external_scripts", "INDEX_FILE"]
+
+INDEX_FILE = "index.html"
+
+_EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>", re.I | re.S)
+_SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>(.*?)</script>", re.I | re.S)
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class FailedCell:
+    """The first cell of an executed notebook whose output is an error."""
+
+    index: int
+    execution_count: int | None
+    source: str
+    ename: str
+    evalue: str
+
+    def __str__(self) -> str:
+        return f"cell {self.index} (In [{self.execution_count}]): {self.ename}: {self.evalue}"
+
+
+def failed_cell(notebook: Any) -> FailedCell | None:
+    """Return the first code cell with an ``error`` output, ``None`` when the notebook ran through.
+
+    Parameters
+    ----------
+    notebook : NotebookNode or str or Path
+        An executed notebook or its file.
+    """
+    nb = nbformat.read(str(notebook), as_version=4) if isinstance(notebook, (str, Path)) else notebook
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return FailedCell(
+                    index=index,
+                    execution_count=cell.get("execution_count"),
+                    source=cell.source,
+                    ename=str(output.get("ename", "")),
+                    evalue=str(output.get("evalue", "")),
+                )
+    return None
+
+
+def strip_external_scripts(page: str) -> str:
+    """Remove every script and stylesheet that would be fetched from the network.
+
+    Drops ``<script src="http...">`` and ``<link href="http...">`` tags and inline scripts that
+    reference a URL (the lab template's mermaid module imports from a CDN) or configure MathJax,
+    which is no longer loaded.
+    """
+    page = _EXTERNAL_SCRIPT.sub("", page)
+    page = _EXTERNAL_LINK.sub("", page)
+
+    def _inline(match: re.Match[str]) -> str:
+        body = match.group(1)
+        if re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", body, re.I) or "MathJax" in body:
+            return ""
+        return match.group(0)
+
+    return _SCRIPT_BLOCK.sub(_inline, page)
+
+
+def _css() -> str:
+    return resources.files("churnlab").joinpath("templates/report.css").read_text(encoding="utf-8")
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value: float) -> str:
+    """Format a metric for people: integers without decimals, shares and small values with 3 significant digits."""
+    if value != value:  # NaN
+        return "NaN"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if abs(value) >= 1000:
+        return f"{value:,.1f}"
+    return f"{value:.4g}"
+
+
+def _param(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+
+
+def _cards(metrics: Mapping[str, float], first: Iterable[str]) -> str:
+    order = [m for m in first if m in metrics] + [m for m in metrics if m not in set(first)]
+    if not order:
+        return "<p><em>No metrics were logged.</em></p>"
+    cards = "".join(
+        f'<div class="cl-card"><div class="cl-value">{_e(_number(metrics[m]))}</div>'
+        f'<div class="cl-name">{_e(m)}</div></div>'
+        for m in order
+    )
+    return f'<div class="cl-cards">{cards}</div>'
+
+
+def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None) -> str:
+    prov = run.provenance
+    commit = prov.get("git.commit", "unknown")
+    dirty = " (uncommitted changes)" if prov.get("git.dirty") == "true" else ""
+    seconds = f"{notebook.seconds:.1f} s" if notebook.seconds is not None else "-"
+    data = f"{run.data_source} " + " ".join(f"{k}={v}" for k, v in run.data_settings.items() if k != "config")
+    meta = [
+        ("run", run.name),
+        ("date", run.started.replace("T", " ")[:19]),
+        ("notebook", f"{notebook.name} ({seconds})"),
+        ("data", data.strip()),
+        ("data fingerprint", run.fingerprint or "-"),
+        ("MLflow run", f"{notebook.run_id or '-'} (parent {run.parent_run_id or '-'}, experiment {run.spec_name})"),
+        ("tracking store", run.tracking_uri or "-"),
+        ("code", f"churnlab {prov.get('churnlab.version', '?')}, git {commit[:12]}{dirty}"),
+    ]
+    rows = "".join(f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>" for k, v in meta)
+    params = "".join(
+        f"<tr><td><code>{_e(k)}</code></td><td><code>{_e(_param(v))}</code></td></tr>"
+        for k, v in notebook.parameters.items()
+    )
+    error = ""
+    if notebook.status == "FAILED":
+        detail = (
+            f"<p><strong>Failed at {_e(failure)}</strong></p><pre>{_e(failure.source)}</pre>"
+            if failure is not None
+            else f"<p><strong>Failed:</strong> {_e(notebook.error or 'see the output below')}</p>"
+        )
+        error = f'<div class="cl-error">{detail}<p>The traceback is in the cell output below.</p></div>'
+    return (
+        '<div class="cl-header">'
+        f'<h1>{_e(run.spec_name)} · {_e(notebook.name)} <span class="cl-status cl-{_e(notebook.status)}">'
+        f"{_e(notebook.status)}</span></h1>"
+        + (f'<p class="cl-desc">{_e(run.description)}</p>' if run.description else "")
+        + error
+        + "<h3>Key numbers</h3>"
+        + _cards(notebook.metrics, run.key_metrics)
+        + f'<table class="cl-meta">{rows}</table>'
+        + "<h3>Parameters</h3>"
+        + (f'<table class="cl-params">{params}</table>' if params else "<p><em>none</em></p>")
+        + "</div>"
+    )
+
+
+def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, notebook: NotebookRecord) -> Path:
+    """Render an executed notebook to one self-contained HTML file with code hidden and a run header.
+
+    Parameters
+    ----------
+    executed : str or Path
+        The executed ``.ipynb`` (papermill's output).
+    target : str or Path
+        The HTML file to write.
+    run, notebook : RunRecord, NotebookRecord
+        What the header shows (status, parameters, metrics, fingerprint, run ids).
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(executed), as_version=4)
+    exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True)
+    exporter.exclude_output_prompt = True
+    resources_ = {"metadata": {"name": f"{run.spec_name} · {notebook.name}"}}
+    page, _ = exporter.from_notebook_node(nb, resources=resources_)
+    page = strip_external_scripts(page)
+    style = f"<style>{_css()}</style>"
+    page = page.replace("</head>", style + "</head>", 1)
+    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _header(run, notebook, failed_cell(nb)), page, count=1)
+    path = Path(target)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
+    """Write the index page: one row per run (newest first) with status, key metrics and report links.
+
+    Parameters
+    ----------
+    runs : iterable of RunRecord
+        The runs to list (see :func:`churnlab.record.list_runs`).
+    target : str or Path
+        The HTML file to write, normally ``runs/index.html``; links are relative to its folder.
+    """
+    target = Path(target)
+    rows = []
+    for run in sorted(runs, key=lambda r: (r.started, r.name), reverse=True):
+        folder = Path(run.folder)
+        try:
+            prefix = folder.relative_to(target.parent.resolve()).as_posix()
+        except ValueError:
+            prefix = folder.as_uri()
+        links = " ".join(
+            f'<a href="{_e(prefix)}/{_e(nb.report)}">{_e(nb.name)}</a>'
+            if nb.report
+            else f'<span title="{_e(nb.status)}">{_e(nb.name)}</span>'
+            for nb in run.notebooks
+        )
+        metrics = ", ".join(f"{_e(k)}={_e(_number(v))}" for k, v in run.headline().items())
+        rows.append(
+            f"<tr><td><code>{_e(run.name)}</code></td><td>{_e(run.started.replace('T', ' ')[:19])}</td>"
+            f'<td><span class="cl-status cl-{_e(run.status)}">{_e(run.status)}</span></td>'
+            f"<td>{_e(run.data_source)} <code>{_e((run.fingerprint or '-')[:12])}</code></td>"
+            f"<td>{metrics or '-'}</td><td>{links}</td></tr>"
+        )
+    body = "".join(rows) or '<tr><td colspan="6"><em>No runs yet: churnlab run experiments/demo.yaml</em></td></tr>'
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>churnlab runs</title>'
+        f'<style>{_css()}</style></head><body><div class="cl-index-page"><h1>churnlab runs</h1>'
+        '<table class="cl-index"><tr><th>run</th><th>date</th><th>status</th><th>data</th>'
+        f"<th>key metrics</th><th>reports</th></tr>{body}</table></div></body></html>"
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # concurrent runs each rewrite the index
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, target)
+    return target
