@@ -17,6 +17,7 @@ customer who never had the event count from signup (they equal ``tenure_days``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -440,6 +441,14 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     windows = tuple(sorted({int(w) for w in windows}))
     if not windows or windows[0] <= 0:
         raise AnalysisError(f"build_features: windows must be positive day counts; got {windows}")
+    with warnings.catch_warnings():
+        # ibis 12 reads a pandas option that pandas 3 deprecates; nothing for us to act on.
+        warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+        return _build_event_features(dataset, rows, windows, backend, inc)
+
+
+def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[int, ...], backend,
+                          inc: bool) -> pd.DataFrame:
     import ibis
 
     con = backend if backend is not None else ibis.duckdb.connect()

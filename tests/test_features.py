@@ -1,0 +1,234 @@
+"""Point-in-time features: hand-computed values, cutoff boundaries and the leakage proof."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from churnlab.errors import AnalysisError
+from churnlab.features import FEATURE_DESCRIPTIONS, build_features, describe_feature
+from churnlab.labels import make_label_times
+from churnlab.schema import Dataset, validate
+
+T = pd.Timestamp
+CUT = T("2021-04-01")
+
+
+def _s(values):
+    return pd.Series(values, dtype="string")
+
+
+def hand_dataset() -> Dataset:
+    """Two customers with every table; as_of 2021-06-30, one cutoff 2021-04-01 in the tests."""
+    customers = pd.DataFrame({
+        "customer_id": _s(["a", "b"]), "signup_at": pd.to_datetime(["2021-01-01", "2021-02-01"]),
+        "segment": _s(["B2B", "B2C"]), "plan": _s(["pro", "basic"]), "monthly_fee": [50.0, 10.0],
+        "do_not_disturb": [False, True],
+    })
+    subs = pd.DataFrame({"customer_id": _s(["a", "b"]), "subscription_id": _s(["sa", "sb"]),
+                         "start_at": pd.to_datetime(["2021-01-01", "2021-02-01"]),
+                         "end_at": pd.to_datetime([None, "2021-04-20"]), "churn_reason": _s([None, "price"])})
+    ev = [
+        ("a", "2021-01-10", "session", "dashboard"), ("a", "2021-02-10", "session", None),
+        ("a", "2021-02-20", "session", None), ("a", "2021-03-10", "session", None),
+        ("a", "2021-03-28", "session", None),
+        ("a", "2021-01-15", "component_use", "dashboard"), ("a", "2021-03-20", "component_use", "reports"),
+        ("a", "2021-03-25", "export", None),
+        ("a", "2021-04-01", "session", None),  # exactly at the cutoff
+        ("b", "2021-02-05", "session", None),
+    ]
+    events = pd.DataFrame(ev, columns=["customer_id", "timestamp", "event_type", "component"])
+    events = events.astype({"customer_id": "string", "event_type": "string", "component": "string"})
+    events["timestamp"] = pd.to_datetime(events["timestamp"])
+    tickets = pd.DataFrame({
+        "customer_id": _s(["a", "a", "b"]), "ticket_id": _s(["t1", "t2", "t3"]),
+        "opened_at": pd.to_datetime(["2021-03-01", "2021-03-30", "2021-03-15"]),
+        "line": [1, 2, 1], "category": _s(["technical", "financial", "emotional"]),
+        "resolved_by_bot": [True, False, False], "first_contact_resolution": [True, False, False],
+        # t2 resolves 72 h after 03-30, i.e. after the cutoff: unresolved at the cutoff
+        "hours_to_resolve": [2.0, 72.0, np.nan], "csat": [4.0, 1.0, np.nan],
+    })
+    messages = pd.DataFrame({
+        "customer_id": _s(["a"] * 6),
+        "sent_at": pd.to_datetime(["2021-01-10", "2021-01-20", "2021-02-10", "2021-03-05", "2021-03-15",
+                                   "2021-03-20"]),
+        "channel": _s(["email"] * 5 + ["push"]), "kind": _s(["newsletter", "promo", "newsletter", "newsletter",
+                                                           "promo", "promo"]),
+        "opened": [True, True, True, False, True, True], "clicked": [False] * 6,
+        "unsubscribed": [False, False, False, False, False, True], "redeemed": [False, True, False, False, False, True],
+    })
+    payments = pd.DataFrame({"customer_id": _s(["b", "b"]), "payment_id": _s(["p1", "p2"]),
+                             "due_at": pd.to_datetime(["2021-02-15", "2021-03-15"]),
+                             "paid_at": pd.to_datetime(["2021-02-20", "2021-03-15"]), "amount": [10.0, 10.0],
+                             "late": [True, False]})
+    contacts = pd.DataFrame({"customer_id": _s(["a", "a"]), "contacted_at": pd.to_datetime(["2021-02-01", "2021-03-22"]),
+                             "kind": _s(["call", "call"]), "reached": [True, False]})
+    surveys = pd.DataFrame({"customer_id": _s(["a", "a"]), "answered_at": pd.to_datetime(["2021-02-01", "2021-03-01"]),
+                            "kind": _s(["nps", "nps"]), "score": [9.0, 3.0]})
+    return Dataset("hand", {"customers": customers, "subscriptions": subs, "events": events, "tickets": tickets,
+                            "messages": messages, "payments": payments, "contacts": contacts, "surveys": surveys},
+                   as_of=T("2021-06-30"), source="test")
+
+
+@pytest.fixture(scope="module")
+def ds() -> Dataset:
+    d = hand_dataset()
+    assert validate(d).ok, str(validate(d))
+    return d
+
+
+@pytest.fixture(scope="module")
+def feats(ds) -> pd.DataFrame:
+    return build_features(ds, make_label_times(ds, [CUT])).set_index("customer_id")
+
+
+def test_session_features_match_a_hand_count(feats):
+    a = feats.loc["a"]
+    assert a["days_since_last_session"] == 4.0  # last before the cutoff: 03-28
+    assert a["sessions_7d"] == 1.0  # 03-28
+    assert a["sessions_30d"] == 2.0  # 03-10, 03-28 (window starts 03-02)
+    assert a["sessions_90d"] == 5.0  # 01-10 .. 03-28 (window starts 2021-01-01)
+    # last 30 days: 2; days 30-60 before (01-31 .. 03-01): 02-10, 02-20 -> 2; trend 0
+    assert a["session_trend_30d"] == 0.0
+    assert a["exports_30d"] == 1.0
+    assert a["components_adopted"] == 2.0 and a["components_stopped"] == 1.0  # dashboard idle since 01-15
+    assert feats.loc["b", "days_since_last_session"] == 55.0  # 02-05 -> 04-01
+
+
+def test_ticket_features_only_count_resolutions_before_the_cutoff(feats):
+    a = feats.loc["a"]
+    assert a["tickets_90d"] == 2.0
+    assert a["unresolved_tickets"] == 1.0  # t2 resolves on 04-02
+    assert a["ticket_csat_mean"] == 4.0  # only t1 was resolved (and rated) by the cutoff
+    b = feats.loc["b"]
+    assert b["unresolved_tickets"] == 1.0 and np.isnan(b["ticket_csat_mean"]) and b["tickets_emotional_90d"] == 1.0
+
+
+def test_message_payment_contact_survey_and_customer_features_match_by_hand(feats):
+    a, b = feats.loc["a"], feats.loc["b"]
+    assert a["email_open_rate_30d"] == pytest.approx(1 / 2)  # emails 03-05 (not opened), 03-15 (opened)
+    # emails sent 30-120 days before (2020-12-02 .. 03-01): 01-10, 01-20, 02-10, all opened -> 1.0; drop 0.5
+    assert a["email_open_rate_drop"] == pytest.approx(0.5)
+    assert a["promo_redeem_rate_90d"] == pytest.approx(2 / 3)  # promos 01-20 (redeemed), 03-15, 03-20 (redeemed)
+    assert a["unsubscribed"] == 1.0
+    assert np.isnan(b["email_open_rate_30d"]) and b["unsubscribed"] == 0.0
+    assert b["late_payments_90d"] == 1.0
+    assert a["days_since_last_contact"] == 10.0 and a["reached_contacts_90d"] == 1.0
+    assert b["days_since_last_contact"] == b["tenure_days"] == 59.0  # never contacted: days since signup
+    assert a["last_nps"] == 3.0 and np.isnan(b["last_nps"])
+    assert a["tenure_days"] == 90.0 and a["plan"] == "pro" and b["segment"] == "B2C" and b["monthly_fee"] == 10.0
+
+
+def test_an_event_exactly_at_the_cutoff_is_seen_only_with_include_cutoff(ds):
+    with_it = build_features(ds, make_label_times(ds, [CUT], include_cutoff=True)).set_index("customer_id")
+    assert with_it.loc["a", "days_since_last_session"] == 0.0
+    assert with_it.loc["a", "sessions_7d"] == 2.0
+
+
+def test_rows_come_back_in_label_time_order_with_one_row_each(ds):
+    lt = make_label_times(ds, ["2021-03-01", CUT])
+    f = build_features(ds, lt)
+    assert f[["customer_id", "cutoff"]].astype(str).values.tolist() == lt.table[["customer_id", "cutoff"]].astype(
+        str).values.tolist()
+
+
+def test_plain_cutoffs_score_the_active_population(ds):
+    f = build_features(ds, ["2021-06-30"])
+    assert f["customer_id"].tolist() == ["a"]  # b's subscription ended 04-20
+
+
+def test_empty_cutoffs_raise(ds):
+    with pytest.raises(AnalysisError, match="empty"):
+        build_features(ds, [])
+
+
+def test_every_built_feature_has_a_plain_word_description(feats):
+    described = set(FEATURE_DESCRIPTIONS)
+    assert set(feats.columns) - {"cutoff"} <= described
+
+
+def test_reason_wording_reads_as_plain_words():
+    assert describe_feature("days_since_last_session", 24.0) == "no session for 24 days"
+    assert describe_feature("unresolved_tickets", 2.0) == "2 unresolved tickets"
+    assert describe_feature("email_open_rate_drop", 0.4) == "email open rate down 40% points"
+    assert describe_feature("sessions_14d", 3.0) == "3 sessions in the last 14 days"
+    assert describe_feature("plan", "basic") == "plan basic"
+    assert describe_feature("contract", "Month-to-month") == "contract = Month-to-month"
+
+
+# ---------------------------------------------------------------- the leakage proof
+
+_STAMPED = {"events": "timestamp", "tickets": "opened_at", "messages": "sent_at", "payments": "due_at",
+            "contacts": "contacted_at", "surveys": "answered_at"}
+
+
+def _future_rows(base: Dataset, table: str, seconds_after: list[int], pick: list[int], shuffle_seed: int) -> Dataset:
+    """Copy ``base`` with rows of ``table`` stamped after CUT: copies of existing rows, moved and perturbed."""
+    tables = {k: v.copy() for k, v in base.tables.items()}
+    df = tables[table]
+    ts_col = _STAMPED[table]
+    new = df.iloc[[i % len(df) for i in pick]].copy()
+    new[ts_col] = [CUT + pd.Timedelta(seconds=s) for s in seconds_after]
+    rng = np.random.default_rng(shuffle_seed)
+    for col in new.columns:
+        if col in ("customer_id", ts_col):
+            continue
+        if new[col].dtype == bool:
+            new[col] = rng.random(len(new)) < 0.5
+        elif col in ("ticket_id", "payment_id"):
+            new[col] = [f"{col}-new-{i}" for i in range(len(new))]
+        elif new[col].dtype.kind == "f" and col != "line":
+            new[col] = rng.uniform(0, 10, len(new))
+    new["customer_id"] = rng.choice(["a", "b"], len(new))
+    new["customer_id"] = new["customer_id"].astype("string")
+    tables[table] = pd.concat([df, new], ignore_index=True)
+    # also change rows already stamped after the cutoff (the tickets/events after 04-01)
+    late = tables[table][ts_col] > CUT
+    if table == "events":
+        tables[table].loc[late, "event_type"] = "session"
+    return Dataset(base.name, tables, as_of=base.as_of + pd.Timedelta(days=400), source="test")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    table=st.sampled_from(sorted(_STAMPED)),
+    seconds_after=st.lists(st.integers(min_value=1, max_value=200 * 86400), min_size=1, max_size=6),
+    pick=st.lists(st.integers(min_value=0, max_value=20), min_size=6, max_size=6),
+    seed=st.integers(0, 10_000),
+)
+def test_rows_stamped_after_the_cutoff_change_no_feature_at_that_cutoff(ds, table, seconds_after, pick, seed):
+    lt = make_label_times(ds, [CUT])
+    before = build_features(ds, lt)
+    changed = _future_rows(ds, table, seconds_after, pick[: len(seconds_after)], seed)
+    after = build_features(changed, lt)
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_leakage_check_can_fail_when_a_row_lands_before_the_cutoff(ds):
+    lt = make_label_times(ds, [CUT])
+    before = build_features(ds, lt)
+    changed = _future_rows(ds, "events", [-3600], [0], 0)  # one hour BEFORE the cutoff
+    after = build_features(changed, lt)
+    assert not before.equals(after)
+
+
+def test_purchase_only_data_gets_purchase_features_and_no_session_ones():
+    customers = pd.DataFrame({"customer_id": _s(["x"]), "signup_at": pd.to_datetime(["2021-01-01"])})
+    events = pd.DataFrame({"customer_id": _s(["x", "x"]), "timestamp": pd.to_datetime(["2021-01-01", "2021-03-01"]),
+                           "event_type": _s(["purchase", "purchase"]), "amount": [10.0, 30.0]})
+    d = Dataset("p", {"customers": customers, "events": events}, as_of=T("2021-06-30"), source="test")
+    f = build_features(d, make_label_times(d, [CUT])).iloc[0]
+    assert f["purchases_total"] == 2 and f["purchase_amount_mean"] == 20.0 and f["days_since_last_purchase"] == 31
+    assert "sessions_30d" not in f.index
+
+
+def test_snapshot_features_are_the_original_columns():
+    customers = pd.DataFrame({"customer_id": _s(["x", "y"]), "signup_at": pd.to_datetime(["2019-01-01"] * 2),
+                              "churned": [True, False], "monthly_fee": [1.0, 2.0], "contract": ["m", "y"],
+                              "tenure": [3, 4]})
+    d = Dataset("s", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot")
+    f = build_features(d, make_label_times(d))
+    assert list(f.columns) == ["customer_id", "cutoff", "contract", "tenure"]
