@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["z_value", "wilson_interval", "newcombe_difference_interval", "two_proportion_z_test"]
+__all__ = [
+    "z_value",
+    "wilson_interval",
+    "newcombe_difference_interval",
+    "two_proportion_z_test",
+    "risk_ratio_interval",
+]
 
 
 def z_value(alpha: float = 0.05) -> float:
@@ -155,3 +161,44 @@ def two_proportion_z_test(x1, n1, x2, n2) -> tuple[np.ndarray, np.ndarray]:
         z = np.where(se > 0, (x1 / n1 - x2 / n2) / se, np.nan)
         p = np.where(np.isfinite(z), 2.0 * stats.norm.sf(np.abs(z)), np.nan)
     return z, p
+
+
+def risk_ratio_interval(x1, n1, x2, n2, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Risk ratio ``p1 / p2`` of two independent proportions with Katz's log interval.
+
+    Parameters
+    ----------
+    x1, n1, x2, n2 : int or array of int
+        Successes and trials of each group.
+    alpha : float
+        One minus the confidence level.
+
+    Returns
+    -------
+    (ratio, lower, upper) : tuple of ndarray
+        NaN where either group has no successes or no trials (the log interval is undefined).
+
+    Notes
+    -----
+    ``se(log RR) = sqrt(1/x1 - 1/n1 + 1/x2 - 1/n2)``; bounds ``RR * exp(+- z se)``.
+
+    References
+    ----------
+    .. [1] Katz, D., Baptista, J., Azen, S. P. and Pike, M. C. (1978) Obtaining confidence
+       intervals for the risk ratio in cohort studies. Biometrics 34, 469-474.
+
+    Examples
+    --------
+    >>> rr, lo, hi = risk_ratio_interval(20, 100, 10, 100)
+    >>> round(float(rr), 2), round(float(lo), 3), round(float(hi), 3)
+    (2.0, 0.987, 4.054)
+    """
+    x1, n1, x2, n2 = (np.asarray(a, dtype=float) for a in (x1, n1, x2, n2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (x1 > 0) & (x2 > 0) & (n1 > 0) & (n2 > 0)
+        rr = np.where((n1 > 0) & (n2 > 0) & (x2 > 0), (x1 / n1) / (x2 / n2), np.nan)
+        se = np.sqrt(1.0 / x1 - 1.0 / n1 + 1.0 / x2 - 1.0 / n2)
+        z = z_value(alpha)
+        lower = np.where(ok, rr * np.exp(-z * se), np.nan)
+        upper = np.where(ok, rr * np.exp(z * se), np.nan)
+    return rr, lower, upper

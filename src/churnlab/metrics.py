@@ -25,6 +25,7 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.intervals import wilson_interval, z_value
+from churnlab.labels import make_label_times
 from churnlab.schema import Dataset, require_columns
 
 __all__ = [
@@ -176,8 +177,8 @@ def customer_spells(subscriptions: pd.DataFrame, cutoff=None) -> pd.DataFrame:
     subscriptions : DataFrame
         ``customer_id, start_at, end_at[, churn_reason]`` (canonical ``subscriptions``).
     cutoff : timestamp, optional
-        Only subscriptions started strictly before it are read; an ``end_at`` at or after it is
-        unknown then and becomes missing (the spell is still running). None reads everything.
+        Only subscriptions started strictly before it are read; an ``end_at`` after it is unknown
+        then and becomes missing (the spell is still running). None reads everything.
 
     Returns
     -------
@@ -198,7 +199,7 @@ def customer_spells(subscriptions: pd.DataFrame, cutoff=None) -> pd.DataFrame:
     if cutoff is not None:
         cutoff = _ts(cutoff)
         subs = subs[subs["start_at"] < cutoff]
-        unknown = subs["end_at"] >= cutoff
+        unknown = subs["end_at"] > cutoff
         subs.loc[unknown, "end_at"] = pd.NaT
         subs.loc[unknown, "churn_reason"] = pd.NA
     subs = subs.sort_values([C.CUSTOMER_ID, "start_at"], kind="mergesort").reset_index(drop=True)
@@ -217,55 +218,38 @@ def customer_spells(subscriptions: pd.DataFrame, cutoff=None) -> pd.DataFrame:
 
 
 def _active_at(spells: pd.DataFrame, t: pd.Timestamp) -> pd.Series:
-    """Boolean per spell row: the spell covers ``t`` (started before it, not ended before it)."""
-    return (spells["start_at"] < t) & (spells["end_at"].isna() | (spells["end_at"] >= t))
+    """Boolean per spell row: the spell covers ``t`` (started strictly before it, ends after it)."""
+    return (spells["start_at"] < t) & (spells["end_at"].isna() | (spells["end_at"] > t))
 
 
 def churn_outcome(dataset: Dataset, cutoff, horizon_days: int = 30) -> pd.DataFrame:
-    """Return customers active at ``cutoff`` and whether they churned in ``[cutoff, cutoff + horizon]``.
+    """Return the customers active at ``cutoff`` and whether they churned in ``(cutoff, cutoff + horizon]``.
+
+    A thin call of :func:`churnlab.labels.make_label_times` for one cutoff, so that patterns, metrics
+    and the model share one churn definition (subscription spells, inactivity or snapshot, chosen by
+    :func:`churnlab.labels.default_definition`).
 
     Parameters
     ----------
     dataset : Dataset
-        Needs ``subscriptions`` (``customer_id, start_at, end_at``).
+        Needs ``customers`` and ``subscriptions`` (or ``events``, or a snapshot's ``churned``).
     cutoff : timestamp
-        The point in time; activity must have started strictly before it.
+        The point in time (ignored for snapshots, whose single cutoff is ``as_of``).
     horizon_days : int
         Length of the outcome window in days.
 
     Returns
     -------
     DataFrame
-        One row per customer active at the cutoff: ``customer_id, cutoff, label`` (1 when the
-        spell running at the cutoff ends within the horizon, else 0).
+        One row per customer active at the cutoff: ``customer_id, cutoff, label`` (int 0/1).
 
     Raises
     ------
-    MissingTableError
-        When the dataset has no ``subscriptions``.
     AnalysisError
         When ``cutoff + horizon`` passes the dataset's ``as_of`` (the outcome is not observed yet).
-
-    Notes
-    -----
-    The same definition as ``churnlab.labels.make_label_times`` for subscription data: a spell
-    ending exactly at the cutoff is unknown strictly before it and counts as churn in the window.
     """
-    dataset.require("subscriptions", by="churn_outcome")
-    cutoff = _ts(cutoff)
-    end = cutoff + pd.Timedelta(days=horizon_days)
-    if end > dataset.as_of:
-        raise AnalysisError(
-            f"churn_outcome: cutoff {cutoff.date()} + {horizon_days} days passes the data's as_of "
-            f"{dataset.as_of.date()}; choose an earlier cutoff"
-        )
-    full = customer_spells(dataset["subscriptions"])
-    running = full[_active_at(full, cutoff)]
-    running = running.drop_duplicates(C.CUSTOMER_ID)
-    label = running["end_at"].notna() & (running["end_at"] <= end)
-    return pd.DataFrame(
-        {C.CUSTOMER_ID: running[C.CUSTOMER_ID].to_numpy(), C.CUTOFF: cutoff, C.LABEL: label.astype(int).to_numpy()}
-    )
+    table = make_label_times(dataset, [_ts(cutoff)], horizon_days=horizon_days).table
+    return table.assign(**{C.LABEL: table[C.LABEL].astype(int)})[[C.CUSTOMER_ID, C.CUTOFF, C.LABEL]]
 
 
 # --- churn over time ------------------------------------------------------------------------------
