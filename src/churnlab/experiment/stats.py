@@ -132,13 +132,19 @@ def p_value_from_z(z: float, sides: int = 2) -> float:
     0.05
     """
     if sides == 2:
-        return float(2 * _st.norm.sf(abs(z)))
-    return float(_st.norm.sf(z))
+        return _num(2 * _st.norm.sf(np.abs(z)))
+    return _num(_st.norm.sf(z))
 
 
 def _check_n(n_t: float, n_c: float) -> None:
-    if n_t < 2 or n_c < 2:
+    if np.any(np.asarray(n_t) < 2) or np.any(np.asarray(n_c) < 2):
         raise AnalysisError(f"an arm has fewer than 2 customers (n_t={n_t}, n_c={n_c}): no variance to test with")
+
+
+def _num(value):
+    """Return a float for a scalar and an array for an array (formulas accept both)."""
+    arr = np.asarray(value, dtype=float)
+    return float(arr) if arr.ndim == 0 else arr
 
 
 def two_proportion_z(x_t: float, n_t: float, x_c: float, n_c: float) -> float:
@@ -209,6 +215,8 @@ def absolute_effect(
     .. [1] Welch BL (1947) The generalization of Student's problem when several different
        population variances are involved. Biometrika 34.
 
+    Scalars or arrays of the same shape (one element per simulated experiment) are accepted.
+
     Examples
     --------
     >>> est, se = absolute_effect(0.72, 0.2016, 18000, 0.70, 0.21, 2000)
@@ -216,10 +224,10 @@ def absolute_effect(
     (0.02, 0.01078)
     """
     _check_n(n_t, n_c)
-    var = var_t / n_t + var_c / n_c
-    if not var > 0:
+    var = np.asarray(var_t / n_t + var_c / n_c)
+    if not np.all(var > 0):
         raise AnalysisError("identical outcomes everywhere: the effect has zero variance")
-    return float(mean_t - mean_c), float(np.sqrt(var))
+    return _num(mean_t - mean_c), _num(np.sqrt(var))
 
 
 def relative_effect(
@@ -261,12 +269,12 @@ def relative_effect(
     (0.0286, 0.0158)
     """
     _check_n(n_t, n_c)
-    if mean_c == 0:
+    if np.any(np.asarray(mean_c) == 0):
         raise AnalysisError("the control mean is zero: a relative effect is undefined")
-    var = var_t / (n_t * mean_c**2) + mean_t**2 * var_c / (n_c * mean_c**4)
-    if not var > 0:
+    var = np.asarray(var_t / (n_t * mean_c**2) + mean_t**2 * var_c / (n_c * mean_c**4))
+    if not np.all(var > 0):
         raise AnalysisError("identical outcomes everywhere: the effect has zero variance")
-    return float(mean_t / mean_c - 1), float(np.sqrt(var))
+    return _num(mean_t / mean_c - 1), _num(np.sqrt(var))
 
 
 def cuped_theta(pooled: Moments) -> np.ndarray:
