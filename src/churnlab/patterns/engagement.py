@@ -83,6 +83,13 @@ def _customers_per_period(dataset: Dataset, edges: pd.DatetimeIndex, segment_col
     return pd.DataFrame(rows, columns=["period_start", segment_column, "customers"])
 
 
+def _period_index(edges: pd.DatetimeIndex, ts: pd.Series) -> np.ndarray:
+    """Index of the period ``[edges[i], edges[i + 1])`` holding each timestamp (all inside the edges)."""
+    e = edges.as_unit("ns").asi8
+    v = ts.astype("datetime64[ns]").astype("int64").to_numpy()
+    return np.searchsorted(e, v, side="right") - 1
+
+
 def complaint_rates(dataset: Dataset, cutoff, *, segment_column: str = C.SEGMENT, freq: str = "MS",
                     categories: tuple[str, ...] | None = None, periods: int = 12, alpha: float = 0.05) -> pd.DataFrame:
     """Count tickets per 100 customers per segment and period, for the ``periods`` before ``cutoff``.
@@ -124,7 +131,7 @@ def complaint_rates(dataset: Dataset, cutoff, *, segment_column: str = C.SEGMENT
         t = t[t["category"].isin(categories)]
     seg = dataset["customers"].drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)[segment_column]
     t = t.assign(**{segment_column: t[C.CUSTOMER_ID].map(seg),
-                    "period_start": edges[:-1][np.searchsorted(edges, t["opened_at"], side="right") - 1]})
+                    "period_start": edges[:-1][_period_index(edges, t["opened_at"])]})
     g = t.groupby(["period_start", segment_column]).agg(tickets=("opened_at", "size"),
                                                        complainers=(C.CUSTOMER_ID, "nunique")).reset_index()
     out = base.merge(g, on=["period_start", segment_column], how="left").fillna({"tickets": 0, "complainers": 0})

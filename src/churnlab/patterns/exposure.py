@@ -106,8 +106,8 @@ def compare_exposed(frame: pd.DataFrame, exposures: str | Sequence[str], *, outc
     --------
     >>> f = pd.DataFrame({"label": [1, 1, 0, 0, 1, 0, 0, 0], "late": [1, 1, 1, 0, 0, 0, 0, 0]})
     >>> r = compare_exposed(f, "late").iloc[0]
-    >>> round(r.churn_exposed, 3), r.churn_unexposed, round(r.recall, 3), round(r.lift, 3)
-    (0.667, 0.2, 0.667, 1.778)
+    >>> [round(float(r[k]), 3) for k in ("churn_exposed", "churn_unexposed", "recall", "lift")]
+    [0.667, 0.2, 0.667, 1.778]
     """
     cols = [exposures] if isinstance(exposures, str) else list(exposures)
     require_columns(frame, [outcome, *cols, *([by] if by else [])], table="frame")

@@ -67,7 +67,7 @@ def _num(x: float) -> str:
 def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_window_days: int = 30,
                 bucket_edges_weeks: Sequence[float] = DEFAULT_BUCKET_EDGES_WEEKS, segment_column: str = C.SEGMENT,
                 decline_ratio: float = 0.5, norm_ratio: float = 0.5, high_quantile: float = 0.99,
-                first_days: int = 30, low_start_quantile: float = 0.25) -> pd.DataFrame:
+                first_days: int = 30, low_start_ratio: float = 0.5) -> pd.DataFrame:
     """Flag usage decline, low start, below-norm and abnormally high usage; bucket recency.
 
     Parameters
@@ -92,9 +92,9 @@ def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_win
         ``high_usage`` when recent sessions exceed the segment's quantile (and its median).
     first_days : int
         Length of the first-use window after signup (``low_start``).
-    low_start_quantile : float
-        ``low_start`` when sessions in the first ``first_days`` fall below this quantile of the
-        segment (customers younger than ``first_days`` are missing).
+    low_start_ratio : float
+        ``low_start`` when sessions in the first ``first_days`` after signup fall below this ratio of
+        the segment's median (customers younger than ``first_days`` are missing).
 
     Returns
     -------
@@ -128,9 +128,9 @@ def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_win
     out["low_start"] = pd.Series(pd.NA, index=out.index, dtype="boolean")
     if dataset is not None and "events" in dataset and C.SIGNUP_AT in pop and len(pop):
         first = _first_window_sessions(dataset["events"], pop, first_days)
-        q = first.groupby(out[segment_column], dropna=False).transform(lambda s: s.quantile(low_start_quantile))
+        norm = first.groupby(out[segment_column], dropna=False).transform("median")
         out["sessions_first_window"] = first
-        out["low_start"] = (first < q).where(first.notna()).astype("boolean")
+        out["low_start"] = (first < low_start_ratio * norm).where(first.notna() & (norm > 0)).astype("boolean")
     out["days_since_last_session"] = pop["days_since_last_session"].astype(float)
     out["recency_bucket"] = recency_bucket(out["days_since_last_session"], bucket_edges_weeks)
     return out
