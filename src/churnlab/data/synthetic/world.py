@@ -1,0 +1,437 @@
+"""The daily simulation loop of the synthetic world.
+
+One call of :func:`step` moves every customer of a chunk through one day: births (signups),
+latent drift (engagement, satisfaction), usage (sessions, components, exports), support tickets,
+invoices, account-manager contacts, surveys, messages, the churn hazard, the decision to leave,
+cancellation and reactivation. Everything is vectorised over customers.
+
+Random numbers are drawn as fixed-shape blocks (``rng.random((k, n))``) whose size never depends
+on the state, and every random quantity is a transform of one of those uniforms or normals
+(Poisson counts by inverse CDF). So two runs from the same state with the same stream use the same
+random number for the same customer, day and purpose, whatever else differs: this is what makes
+replays exact and potential outcomes of a campaign share common random numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from churnlab.data.synthetic.knobs import MECHANISM_NAMES, Knobs
+from churnlab.data.synthetic.population import N_COMPONENTS, USE_PER_SESSION
+
+__all__ = [
+    "Env", "Recorder", "Treatment", "step", "simulate", "hazard_components", "MECH_INDEX", "take_state", "tile_state",
+    "concat_states",
+]
+
+MECH_INDEX = {m: i for i, m in enumerate(MECHANISM_NAMES)}
+M = len(MECHANISM_NAMES)
+# Default weight of each mechanism in the hazard, i.e. its approximate share of all churn at default
+# knobs (OPINIONS: "Synthetic world: mechanism weights and default knobs"). ``moved`` takes the knob
+# ``exogenous_share``; the others share the rest in these proportions.
+WEIGHTS = {
+    "baseline": 0.14, "disengagement": 0.17, "recency": 0.10, "onboarding": 0.06, "component_stop": 0.07,
+    "price": 0.10, "late_payment": 0.07, "service": 0.07, "dissatisfaction": 0.06, "ui_change": 0.05,
+    "competitor": 0.05, "account_sharing": 0.02,
+}
+# Mean of each raw hazard covariate over active customer-days at default knobs (measured on a
+# 20,000-customer world, seed 0), so that each weight above is the mechanism's share.
+NORMS = {
+    "baseline": 1.0, "moved": 1.0, "disengagement": 1.59, "recency": 1.07, "onboarding": 0.053,
+    "component_stop": 0.75, "price": 1.0, "late_payment": 0.079, "service": 0.057, "dissatisfaction": 0.91,
+    "ui_change": 0.063, "competitor": 0.131, "account_sharing": 0.018,
+}
+# Overall scale that turns the knob's monthly churn into the daily hazard actually realised
+# (selection of frail customers lowers the realised rate below the naive one); measured.
+CALIBRATION_B2B, CALIBRATION_B2C = 1.37, 1.17
+INTENT_ABANDON = 0.02  # daily chance a customer who decided to leave changes their mind
+NU, NZ, NMSG = 28, 5, 4
+
+
+@dataclass
+class Env:
+    """What every step needs besides the state: knobs, calendar and derived rates."""
+
+    knobs: Knobs
+    weekday0: int
+    ui_day: int
+    comp_day: int
+    base_b2b: float = 0.0
+    base_b2c: float = 0.0
+    weights: np.ndarray = field(default_factory=lambda: np.zeros(M))
+    react_p: float = 0.0
+
+    def __post_init__(self) -> None:
+        k = self.knobs
+        self.base_b2b = -np.log1p(-k.monthly_churn_b2b) / 30.0 * CALIBRATION_B2B
+        self.base_b2c = -np.log1p(-k.monthly_churn_b2c) / 30.0 * CALIBRATION_B2C
+        rest = 1.0 - k.exogenous_share
+        total = sum(WEIGHTS.values())
+        w = np.zeros(M)
+        for name, i in MECH_INDEX.items():
+            if name == "moved":
+                w[i] = k.exogenous_share
+            else:
+                w[i] = rest * WEIGHTS[name] / total * k.strength(name) / NORMS[name]
+        self.weights = w
+        self.react_p = 1.0 - (1.0 - k.reactivation_rate) ** (1.0 / 180.0)
+
+
+@dataclass
+class Treatment:
+    """An offer in force: per customer and mechanism, the multiplier of that hazard component.
+
+    ``mult`` has shape (mechanisms, customers); 1 everywhere means no effect. ``treated`` marks the
+    customers who actually received an offer (not ``none``).
+    """
+
+    mult: np.ndarray
+    treated: np.ndarray
+
+
+class Recorder:
+    """Collects what happens during a run: daily counts of usage and the rows of the other tables."""
+
+    def __init__(self, n: int, t0: int, n_days: int) -> None:
+        self.t0 = t0
+        self.n_days = n_days
+        self.sessions = np.zeros((n_days, n), np.uint8)
+        self.comps = np.zeros((n_days, N_COMPONENTS, n), np.uint8)
+        self.exports = np.zeros((n_days, n), np.uint8)
+        self.rows: dict[str, list[dict[str, np.ndarray]]] = {
+            k: [] for k in ("tickets", "payments", "contacts", "surveys", "messages", "churns", "starts")
+        }
+
+    def add(self, table: str, **cols: np.ndarray) -> None:
+        """Append a batch of rows (equal-length arrays) to ``table``."""
+        self.rows[table].append(cols)
+
+    def table(self, name: str) -> dict[str, np.ndarray]:
+        """All rows of ``name`` concatenated, as a dict of arrays (empty arrays when none)."""
+        parts = self.rows[name]
+        if not parts:
+            return {}
+        return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]}
+
+
+def poisson_inv(u: np.ndarray, lam: np.ndarray, kmax: int = 60) -> np.ndarray:
+    """Poisson counts by inverse CDF: the smallest k with F(k; lam) >= u (elementwise).
+
+    One uniform per draw, so the stream position never depends on ``lam`` (common random numbers).
+    """
+    shape = u.shape
+    u = u.ravel()
+    lam = np.broadcast_to(lam, shape).ravel()
+    k = np.zeros(u.size, np.int32)
+    p = np.exp(-lam)
+    cdf = p.copy()
+    idx = np.flatnonzero(u > cdf)
+    j = 0
+    while idx.size and j < kmax:
+        j += 1
+        p[idx] *= lam[idx] / j
+        cdf[idx] += p[idx]
+        k[idx] = j
+        idx = idx[u[idx] > cdf[idx]]
+    return k.reshape(shape)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def satisfaction(st: dict) -> np.ndarray:
+    """Observed satisfaction: latent drift minus bad service, the UI change and late payments."""
+    return st["sat"] - 0.8 * st["serv_mem"] - 1.5 * st["ui_mem"] * st["ui_susc"] - 0.3 * st["late_mem"]
+
+
+def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
+    """Daily hazard of deciding to leave, split by mechanism: array (mechanisms, customers).
+
+    Notes
+    -----
+    Additive competing risks: ``h_i = base_seg * sum_k w_k * x_ik`` where ``x_ik`` is the covariate of
+    mechanism k (frailty, exp(-engagement), days since last session times the usual session rate,
+    not-activated during the first 120 days, number of stopped components, price sensitivity times
+    relative fee, recent late payments, recent bad tickets, exp(-satisfaction), the UI shock, the
+    competitor shock times price sensitivity, account sharing). The cause of a decision is drawn
+    with probability ``w_k x_ik / sum_j w_j x_ij``, which is also the recorded ``hazard_share``.
+    """
+    n = st["gid"].size
+    X = np.empty((M, n))
+    X[0] = st["frailty"]
+    X[1] = 1.0
+    X[2] = np.exp(-st["eng"])
+    X[3] = np.minimum((t - st["last_session"]) * st["rate"] * 0.8, 10.0)
+    X[4] = (~st["activated"]) & (t - st["sub_start"] < 120)
+    X[5] = st["stopped"].sum(axis=0)
+    X[6] = st["ps"] * st["fee_norm"]
+    X[7] = st["late_mem"]
+    X[8] = st["serv_mem"]
+    X[9] = np.exp(-st["sat"] - 0.5)
+    X[10] = st["ui_mem"] * st["ui_susc"]
+    X[11] = (0.98 ** (t - env.comp_day) if t >= env.comp_day else 0.0) * st["ps"]
+    X[12] = st["sharer"]
+    base = np.where(st["b2b"], env.base_b2b, env.base_b2c)
+    return X * env.weights[:, None] * base[None, :]
+
+
+def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | None = None,
+         treat: Treatment | None = None) -> None:
+    """Advance the chunk ``st`` (modified in place) through day ``t`` (0 = the world's start)."""
+    n = st["gid"].size
+    U = rng.random((NU, n))
+    Z = rng.standard_normal((NZ, n))
+    wd = (env.weekday0 + t) % 7
+    # births
+    born = st["signup_day"] == t
+    if born.any():
+        st["alive"] |= born
+        st["sub_no"][born] = 1
+        st["sub_start"][born] = t
+    alive = st["alive"]
+    b2b = st["b2b"]
+    intent = st["intent"]
+    # latent drift
+    st["mu"] = np.where(st["decliner"] & alive, np.maximum(st["mu"] - 0.004, -2.5), st["mu"])
+    target = st["mu"] - 1.2 * intent
+    st["eng"] += np.where(intent, 0.15, 0.05) * (target - st["eng"]) + 0.15 * Z[0]
+    st["sat"] = 0.97 * st["sat"] + 0.243 * Z[1]
+    st["late_mem"] *= 0.985
+    st["serv_mem"] *= 0.98
+    st["ui_mem"] *= 0.985
+    if t == env.ui_day:
+        st["ui_mem"] += (st["ui_susc"] > 0).astype(float)
+    sat = satisfaction(st)
+    # sessions: rhythm x weekday x engagement; shared accounts use far more
+    if wd >= 5:
+        wk = np.where(b2b, 0.2, 1.25)
+    else:
+        wk = np.where(b2b, 1.0, 0.9)
+    lam = st["rate"] * wk * np.exp(st["eng"]) * (1.0 + 4.0 * st["sharer"]) * alive
+    sess = poisson_inv(U[0], lam)
+    st["last_session"] = np.where(sess > 0, t, st["last_session"])
+    # components: used in sessions once adopted, unless stopped
+    active_c = (st["adopt_day"] <= t) & ~st["stopped"] & alive[None, :]
+    uses = poisson_inv(U[1:7], sess[None, :] * USE_PER_SESSION[:, None] * active_c)
+    st["last_use"] = np.where(uses > 0, t, st["last_use"])
+    which = np.minimum((U[7] * N_COMPONENTS).astype(np.int64), N_COMPONENTS - 1)
+    p_stop = 0.012 * np.exp(-st["eng"]) * (1.0 + 4.0 * intent)
+    stop = (U[8] < p_stop) & active_c[which, np.arange(n)]
+    if stop.any():
+        ii = np.flatnonzero(stop)
+        st["stopped"][which[ii], ii] = True
+    # data exports rise once the customer has decided to leave
+    lam_e = np.where(b2b, 0.02, 0.008) * (1.0 + 8.0 * intent) * alive
+    exports = poisson_inv(U[9], lam_e)
+    if rec is not None and 0 <= t - rec.t0 < rec.n_days:
+        d = t - rec.t0
+        rec.sessions[d] = np.minimum(sess, 255)
+        rec.comps[d] = np.minimum(uses, 255)
+        rec.exports[d] = np.minimum(exports, 255)
+    _tickets(st, t, U, Z, sat, alive, rec)
+    _payments(st, t, U, alive, rec)
+    _contacts_and_surveys(st, t, U, Z, sat, alive, rec)
+    _messages(st, t, rng, wd, sat, alive, rec)
+    _churn(st, t, U, env, alive, rec, treat)
+
+
+def _tickets(st, t, U, Z, sat, alive, rec) -> None:
+    b2b = st["b2b"]
+    new = (t - st["sub_start"] < 30) & alive
+    p = np.where(b2b, 0.010, 0.005) * np.exp(-0.5 * sat) * (1.0 + 2.0 * new) * alive
+    idx = np.flatnonzero(U[10] < p)
+    if not idx.size:
+        return
+    late = np.minimum(st["late_mem"][idx], 1.0)
+    p_fin = 0.2 + 0.3 * late
+    p_emo = 0.15 + 0.2 * (sat[idx] < -0.5)
+    u = U[11, idx]
+    cat = np.where(u < p_fin, 1, np.where(u < p_fin + p_emo, 2, 0)).astype(np.int8)  # technical 0
+    ul = U[12, idx]
+    line = np.where(cat == 0, np.where(ul < 0.45, 1, np.where(ul < 0.75, 2, 3)),
+                    np.where(ul < 0.6, 1, np.where(ul < 0.95, 2, 3))).astype(np.int8)
+    bot = (line == 1) & (U[13, idx] < 0.45)
+    fcr = bot | (U[14, idx] < np.where(line == 1, 0.6, np.where(line == 2, 0.7, 0.5)))
+    hours = np.where(bot, 0.1, np.exp(np.log(np.where(line == 1, 2.0, np.where(line == 2, 8.0, 48.0)))
+                                     + 0.8 * Z[2, idx])) * np.where(fcr, 1.0, 2.0)
+    csat_latent = 3.6 + 0.9 * fcr - 0.35 * np.log(hours / 8.0) + 0.4 * sat[idx] + 0.7 * Z[3, idx]
+    csat = np.clip(np.round(csat_latent), 1, 5)
+    answered = U[15, idx] < 0.4
+    bad = (~fcr & (hours > 24)) | (csat_latent < 2.5)
+    st["serv_mem"][idx] += bad
+    if rec is not None:
+        rec.add("tickets", i=idx, t=np.full(idx.size, t, np.int32), line=line, cat=cat, bot=bot, fcr=fcr,
+                hours=hours, csat=np.where(answered, csat, np.nan))
+
+
+def _payments(st, t, U, alive, rec) -> None:
+    idx = np.flatnonzero(alive & (st["next_due"] == t))
+    if not idx.size:
+        return
+    p_late = _sigmoid(st["late_prop"][idx] + 0.5 * st["late_mem"][idx])
+    late = U[16, idx] < p_late
+    delay = np.where(late, 4.0 + U[17, idx] * 26.0, U[17, idx] * 3.0)
+    st["late_mem"][idx] += late
+    st["next_due"][idx] += 30
+    st["n_paid"][idx] += 1
+    if rec is not None:
+        rec.add("payments", i=idx, t=np.full(idx.size, t, np.int32), amount=st["fee"][idx], delay=delay,
+                late=late, sub_no=st["sub_no"][idx].copy(), first=st["n_paid"][idx] == 1)
+
+
+def _contacts_and_surveys(st, t, U, Z, sat, alive, rec) -> None:
+    am = alive & st["b2b"] & ~st["dnd"]
+    call = am & (U[18] < (1.0 / 30.0) * (1.0 + 2.0 * (sat < -0.5)))
+    reached = call & (U[19] < 0.55)
+    mail = am & ~call & (U[20] < 1.0 / 20.0)
+    mail_reached = mail & (U[19] < 0.4)
+    st["sat"] += 0.3 * reached
+    nps = alive & (t - st["sub_start"] > 30) & (U[21] < 1.0 / 300.0)
+    if rec is None:
+        return
+    ci = np.flatnonzero(call | mail)
+    if ci.size:
+        rec.add("contacts", i=ci, t=np.full(ci.size, t, np.int32), kind=mail[ci].astype(np.int8),
+                reached=(reached | mail_reached)[ci])
+    ni = np.flatnonzero(nps)
+    if ni.size:
+        score = np.clip(np.round(7.0 + 2.2 * sat[ni] + 0.5 * st["eng"][ni] + 1.2 * Z[4, ni]), 0, 10)
+        rec.add("surveys", i=ni, t=np.full(ni.size, t, np.int32), kind=np.zeros(ni.size, np.int8), score=score,
+                reason=np.full(ni.size, -1, np.int8))
+
+
+def _messages(st, t, rng, wd, sat, alive, rec) -> None:
+    """Weekly email newsletter (Monday), weekly push (Thursday, app users), promo email every 4 weeks."""
+    if wd not in (0, 2, 3):
+        return
+    n = st["gid"].size
+    Um = rng.random((NMSG + 2, n))
+    eng, intent = st["eng"], st["intent"]
+    hit = st["ui_mem"] * st["ui_susc"]
+    unsub_p = 0.002 * np.exp(-0.5 * sat) * (1.0 + 10.0 * hit)
+    if wd == 0 or wd == 3:
+        channel = 0 if wd == 0 else 1
+        col = "email_unsub" if channel == 0 else "push_unsub"
+        to = alive & ~st[col]
+        if channel == 1:
+            to &= st["adopt_day"][5] <= t
+        p_open = _sigmoid((-0.6 if channel == 0 else -1.1) + 0.9 * eng - 1.5 * intent + 0.3 * sat)
+        opened = to & (Um[0] < p_open)
+        clicked = opened & (Um[1] < _sigmoid(-1.0 + 0.5 * eng - intent))
+        unsub = to & (Um[2] < unsub_p)
+        st[col] |= unsub
+        kind, offer, redeemed = 0, None, None
+    else:
+        if (t // 7) % 4 != 2:
+            return
+        channel = 0
+        to = alive & ~st["email_unsub"]
+        offer = np.where(Um[4] < 0.5, 0, np.where(Um[4] < 0.8, 1, 2)).astype(np.int8)
+        opened = to & (Um[0] < _sigmoid(-0.6 + 0.9 * eng - 1.5 * intent + 0.3 * sat))
+        clicked = opened & (Um[1] < _sigmoid(-0.5 + 0.5 * eng - intent))
+        unsub = to & (Um[2] < unsub_p)
+        st["email_unsub"] |= unsub
+        p_red = _sigmoid(-1.6 + np.where(offer == 0, 1.2, 0.3) * np.log(st["ps"]) + 0.4 * eng - 2.5 * intent)
+        redeemed = clicked & (Um[3] < p_red)
+        kind = 1
+    if rec is None:
+        return
+    idx = np.flatnonzero(to)
+    rec.add("messages", i=idx, t=np.full(idx.size, t, np.int32), channel=np.full(idx.size, channel, np.int8),
+            kind=np.full(idx.size, kind, np.int8),
+            offer=offer[idx] if offer is not None else np.full(idx.size, -1, np.int8),
+            opened=opened[idx], clicked=clicked[idx], unsub=unsub[idx],
+            redeemed=redeemed[idx] if redeemed is not None else np.zeros(idx.size, bool))
+
+
+def _churn(st, t, U, env, alive, rec, treat) -> None:
+    comp = hazard_components(st, t, env)
+    if treat is not None:
+        treated = comp * treat.mult
+        h_ctrl = comp.sum(axis=0)
+        comp = treated
+        h = comp.sum(axis=0)
+        ratio = np.where(treat.treated, h / np.maximum(h_ctrl, 1e-12), 1.0)
+    else:
+        h = comp.sum(axis=0)
+        ratio = None
+    intent = st["intent"]
+    deciding = alive & ~intent
+    decide = deciding & (U[22] < -np.expm1(-h))
+    # customers already in intent: cancel (slowed or sped by an offer) or change their mind
+    p_cancel = 1.0 / env.knobs.intent_days
+    if ratio is not None:
+        p_cancel = np.minimum(p_cancel * ratio, 1.0)
+    cancel = intent & alive & (U[24] < p_cancel)
+    abandon = intent & alive & ~cancel & (U[24] > 1.0 - INTENT_ABANDON)
+    st["intent"] = (intent & ~abandon) & ~cancel
+    di = np.flatnonzero(decide)
+    moved_now = np.zeros(0, np.int64)
+    if di.size:
+        c = comp[:, di]
+        cum = np.cumsum(c, axis=0)
+        mech = (U[23, di][None, :] * cum[-1] > cum).sum(axis=0).astype(np.int8)
+        mech = np.minimum(mech, M - 1)
+        st["churn_mech"][di] = mech
+        st["decision_day"][di] = t
+        st["shares"][:, di] = (c / np.maximum(cum[-1], 1e-300)).astype(np.float32)
+        is_moved = mech == MECH_INDEX["moved"]
+        moved_now = di[is_moved]
+        st["intent"][di[~is_moved]] = True
+    leave = np.concatenate([np.flatnonzero(cancel), moved_now])
+    if leave.size:
+        st["alive"][leave] = False
+        st["intent"][leave] = False
+        st["churn_day"][leave] = t
+        if rec is not None:
+            answered = U[25, leave] < 0.35
+            rec.add("churns", i=leave, t=np.full(leave.size, t, np.int32), mech=st["churn_mech"][leave].copy(),
+                    decision_day=st["decision_day"][leave].copy(), shares=st["shares"][:, leave].T.copy(),
+                    sub_no=st["sub_no"][leave].copy(), exit=answered, u_exit=U[26, leave].copy())
+    # reactivation of customers who left at least a week ago
+    gone = ~st["alive"] & (st["sub_no"] >= 1) & (t - st["churn_day"] >= 7)
+    p = env.react_p * np.where(st["churn_mech"] == MECH_INDEX["moved"], 0.2, 1.0)
+    back = np.flatnonzero(gone & (U[27] < p))
+    if back.size:
+        st["alive"][back] = True
+        st["sub_no"][back] += 1
+        st["sub_start"][back] = t
+        st["next_due"][back] = t + 1
+        st["mu"][back] = np.maximum(st["mu"][back], 0.0) - 0.2
+        st["eng"][back] = st["mu"][back]
+        st["stopped"][:, back] = False
+        st["last_use"][:, back] = t
+        st["last_session"][back] = t
+        for key in ("late_mem", "serv_mem", "ui_mem"):
+            st[key][back] = 0.0
+        st["intent"][back] = False
+        if rec is not None:
+            rec.add("starts", i=back, t=np.full(back.size, t, np.int32), sub_no=st["sub_no"][back].copy())
+
+
+def simulate(st: dict, t0: int, t1: int, rng: np.random.Generator, env: Env, rec: Recorder | None = None,
+             treat: Treatment | None = None, bar=None) -> dict:
+    """Run days ``t0 <= t < t1`` on the chunk state ``st`` (in place) and return it."""
+    for t in range(t0, t1):
+        step(st, t, rng, env, rec, treat)
+        if bar is not None:
+            bar.update(1)
+    return st
+
+
+def take_state(st: dict, idx: np.ndarray) -> dict:
+    """Return the state of the customers ``idx`` only (a copy; the customer is the last axis)."""
+    return {k: v[..., idx].copy() for k, v in st.items()}
+
+
+def tile_state(st: dict, k: int) -> dict:
+    """``k`` copies of every customer side by side (copy j of customer i at ``j * n + i``)."""
+    return {key: np.tile(v, (1,) * (v.ndim - 1) + (k,)) for key, v in st.items()}
+
+
+def concat_states(states: list[dict]) -> dict:
+    """States of several chunks joined along the customer axis."""
+    return {k: np.concatenate([s[k] for s in states], axis=-1) for k in states[0]}
