@@ -127,6 +127,16 @@ def default_definition(dataset: Dataset) -> str:
     return "inactivity"
 
 
+def _first_activity(dataset: Dataset) -> pd.Timestamp:
+    """Earliest time stamped in the activity tables (events first); signups when there is none."""
+    for table, col in [("events", C.TIMESTAMP), ("subscriptions", "start_at")]:
+        if table in dataset and len(dataset.tables[table]):
+            first = pd.Timestamp(dataset.tables[table][col].min())
+            if table == "events":
+                return first
+    return pd.Timestamp(dataset["customers"][C.SIGNUP_AT].min())
+
+
 def monthly_cutoffs(dataset: Dataset, *, horizon_days: int = 30, gap_days: int = 0,
                     start: str | pd.Timestamp | None = None) -> list[pd.Timestamp]:
     """Month starts whose whole label window is observed before ``dataset.as_of``.
@@ -134,12 +144,13 @@ def monthly_cutoffs(dataset: Dataset, *, horizon_days: int = 30, gap_days: int =
     Parameters
     ----------
     dataset : Dataset
-        Its earliest activity (first ``signup_at``) and ``as_of`` bound the cutoffs.
+        Its earliest activity (first event; else first subscription start or signup) and ``as_of``
+        bound the cutoffs.
     horizon_days, gap_days : int
         The label window; a cutoff is kept when ``cutoff + gap + horizon <= as_of``.
     start : str or Timestamp, optional
         First cutoff to consider; default the first month start at least 90 days after the
-        earliest signup, so the longest default feature window has history.
+        earliest activity, so the longest default feature window has history.
 
     Returns
     -------
@@ -147,7 +158,7 @@ def monthly_cutoffs(dataset: Dataset, *, horizon_days: int = 30, gap_days: int =
     """
     if dataset.kind == "snapshot":
         return [dataset.as_of]
-    first = pd.Timestamp(dataset["customers"][C.SIGNUP_AT].min())
+    first = _first_activity(dataset)
     begin = pd.Timestamp(start) if start is not None else (first + pd.Timedelta(days=90))
     begin = begin.to_period("M").to_timestamp() if begin.day == 1 else (begin.to_period("M") + 1).to_timestamp()
     last = dataset.as_of - pd.Timedelta(days=horizon_days + gap_days)
