@@ -123,8 +123,9 @@ def test_empty_cutoffs_and_censored_windows_raise_clear_errors():
 def test_monthly_cutoffs_stop_where_the_label_window_would_pass_as_of():
     ds = _events_dataset({"a": ["2021-01-05"]}, as_of="2021-06-30")
     cuts = monthly_cutoffs(ds, horizon_days=30)
-    # first: 2021-01-01 + 90 days = 2021-04-01 (a month start); last start <= 06-30 - 30 d = 05-31
-    assert cuts == [T("2021-04-01"), T("2021-05-01")]
+    # first activity 2021-01-05 + 90 days = 2021-04-05 -> next month start 2021-05-01;
+    # last month start <= 06-30 - 30 d = 05-31
+    assert cuts == [T("2021-05-01")]
 
 
 def test_population_lists_active_customers_without_needing_the_future():
