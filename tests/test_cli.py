@@ -1,0 +1,137 @@
+"""The experiment commands: help, exit codes, list, compare, report, ui (no notebook is executed here)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import nbformat
+import pytest
+from click.testing import CliRunner
+
+from churnlab.cli import main
+from churnlab.record import NotebookRecord, RunRecord, write_record
+
+COMMANDS = [[], ["run"], ["list"], ["report"], ["compare"], ["ui"], ["data"], ["data", "describe"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "main")
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_run_help_documents_the_exit_codes():
+    text = CliRunner().invoke(main, ["run", "--help"]).output
+    assert "0 all notebooks finished; 1 a notebook failed" in " ".join(text.split())
+    assert "2 bad spec or input" in " ".join(text.split())
+
+
+def test_a_bad_spec_exits_2_with_one_error_line(project, logging_notebook):
+    spec = project / "experiments" / "bad.yaml"
+    spec.write_text("name: bad\ndata: {source: telco}\nnotebooks: [notebooks/logging.ipynb]\nowner: me\n")
+    result = CliRunner().invoke(main, ["run", str(spec)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {spec}: top level: unknown key(s) ['owner']; allowed: "
+        "['name', 'description', 'data', 'parameters', 'notebooks', 'key_metrics']"
+    ]
+    assert not (project / "runs").exists()
+
+
+def test_a_malformed_override_exits_2(project, logging_notebook):
+    spec = project / "experiments" / "ok.yaml"
+    spec.write_text("name: ok\ndata: {source: telco}\nnotebooks: [notebooks/logging.ipynb]\n")
+    result = CliRunner().invoke(main, ["run", str(spec), "-p", "seed"])
+    assert result.exit_code == 2 and "expected key=value" in result.output
+
+
+def test_run_check_validates_and_prints_the_plan_without_running(project, logging_notebook):
+    spec = project / "experiments" / "ok.yaml"
+    spec.write_text("name: ok\ndata: {source: telco}\nparameters: {seed: 4}\nnotebooks: [notebooks/logging.ipynb]\n")
+    result = CliRunner().invoke(main, ["run", str(spec), "--check", "-p", "scale=0.5"])
+    assert result.exit_code == 0, result.output
+    assert "spec ok: ok; data telco" in result.output
+    assert "logging: {'data_dir': '<data_dir>', 'seed': 4, 'scale': 0.5}" in result.output
+    assert not (project / "runs").exists()
+
+
+def _run(project, name, started, *, seed, auc, status="FINISHED"):
+    folder = project / "runs" / name
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x")]), str(folder / "00_m.ipynb"))
+    nb = NotebookRecord(
+        name="00_m",
+        source="notebooks/00_m.ipynb",
+        status=status,
+        executed="00_m.ipynb",
+        parameters={"data_dir": "/d", "seed": seed},
+        metrics={"auc": auc, "rows": 100.0},
+    )
+    write_record(
+        RunRecord(
+            name=name,
+            spec_name="demo",
+            spec_path="",
+            started=started,
+            status=status,
+            data_source="telco",
+            fingerprint="abc",
+            parameters={"seed": seed},
+            notebooks=(nb,),
+            folder=str(folder),
+        )
+    )
+
+
+def test_list_shows_name_date_status_and_key_metrics(project):
+    assert "no runs yet" in CliRunner().invoke(main, ["list"]).output
+    _run(project, "demo_1", "2026-01-01T10:00:00", seed=0, auc=0.81)
+    _run(project, "demo_2", "2026-01-02T10:00:00", seed=1, auc=0.83, status="FAILED")
+    lines = CliRunner().invoke(main, ["list"]).output.strip().splitlines()
+    assert lines == [
+        "demo_1  2026-01-01 10:00  FINISHED  auc=0.81  rows=100",
+        "demo_2  2026-01-02 10:00  FAILED    auc=0.83  rows=100",
+    ]
+
+
+def test_compare_prints_only_the_parameters_and_metrics_that_differ(project):
+    _run(project, "demo_1", "2026-01-01T10:00:00", seed=0, auc=0.81)
+    _run(project, "demo_2", "2026-01-02T10:00:00", seed=1, auc=0.83)
+    result = CliRunner().invoke(main, ["compare", "demo_1", "demo_2"])
+    assert result.exit_code == 0
+    assert "  00_m.seed: 0 -> 1" in result.output
+    assert "  00_m.auc: 0.81 -> 0.83  (+0.02)" in result.output
+    assert "rows" not in result.output and "data_dir" not in result.output
+
+
+def test_compare_with_an_unknown_run_exits_2_naming_it(project):
+    _run(project, "demo_1", "2026-01-01T10:00:00", seed=0, auc=0.81)
+    result = CliRunner().invoke(main, ["compare", "demo_1", "nope"])
+    assert result.exit_code == 2 and "run 'nope' not found" in result.output
+
+
+def test_report_rerenders_a_run_and_the_index(project):
+    _run(project, "demo_1", "2026-01-01T10:00:00", seed=0, auc=0.81)
+    result = CliRunner().invoke(main, ["report", "demo"])
+    assert result.exit_code == 0, result.output
+    assert (project / "runs" / "demo_1" / "00_m.html").is_file()
+    assert "auc" in (project / "runs" / "demo_1" / "00_m.html").read_text()
+    assert (project / "runs" / "index.html").is_file()
+
+
+def test_ui_serves_the_project_store_on_localhost(project, monkeypatch):
+    called = {}
+
+    def fake_call(command, env):
+        called["command"] = command
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", fake_call)
+    result = CliRunner().invoke(main, ["ui", "--port", "5055"])
+    assert result.exit_code == 0
+    command = called["command"]
+    assert command[1:4] == ["-m", "mlflow", "ui"]
+    assert command[command.index("--backend-store-uri") + 1] == f"sqlite:///{project / 'mlflow.db'}"
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+    assert command[command.index("--port") + 1] == "5055"
