@@ -1,0 +1,86 @@
+"""Explanations: SHAP additivity, agreement with shap's TreeExplainer, reason-code wording."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churnlab import explain as E
+from churnlab import model as M
+from churnlab.errors import ModelError
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame({
+        "days_since_last_session": rng.exponential(10, n),
+        "unresolved_tickets": rng.poisson(0.5, n).astype(float),
+        "segment": pd.Series(rng.choice(["B2B", "B2C"], n), dtype="string"),
+        "noise": rng.normal(size=n),
+    })
+    logit = -3 + 0.2 * X["days_since_last_session"] + 1.2 * X["unresolved_tickets"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    keys = pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "cutoff": pd.Timestamp("2024-06-01")})
+    return M.ChurnXGBClassifier(max_depth=3, random_state=0).fit(X, y), X, keys
+
+
+def test_contributions_plus_base_value_equal_the_margin(fitted):
+    model, X, keys = fitted
+    e = E.explain(model, X, keys)
+    np.testing.assert_allclose(e.margin, model.decision_function(X), atol=1e-4)
+
+
+def test_pred_contribs_agree_with_shap_tree_explainer(fitted):
+    shap = pytest.importorskip("shap")
+    model, X, _ = fitted
+    Xe = model._encode(X).head(50)
+    import xgboost as xgb
+
+    sv = shap.TreeExplainer(model.booster_).shap_values(xgb.DMatrix(Xe, enable_categorical=True))
+    ours = E.explain(model, X.head(50)).values.to_numpy()
+    np.testing.assert_allclose(ours, sv, atol=1e-4)
+
+
+def test_the_true_drivers_lead_the_global_importance(fitted):
+    model, X, keys = fitted
+    top = E.global_importance(E.explain(model, X, keys))["feature"].head(2).tolist()
+    assert set(top) == {"days_since_last_session", "unresolved_tickets"}
+
+
+def test_reason_codes_name_the_top_drivers_in_plain_words(fitted):
+    model, X, keys = fitted
+    e = E.explain(model, X, keys)
+    rc = E.reason_codes(e, top_n=3)
+    # the customer with the longest silence: recency must be their first reason, worded from its value
+    i = int(X["days_since_last_session"].idxmax())
+    days = X.loc[i, "days_since_last_session"]
+    assert rc.loc[i, "driver_1"] == "days_since_last_session"
+    assert rc.loc[i, "reason_1"] == f"no session for {days:.0f} days"
+    # reasons only for features that raise the risk
+    assert (rc["shap_1"].dropna() > 0).all()
+    j = int(X["unresolved_tickets"].idxmax())
+    n = X.loc[j, "unresolved_tickets"]
+    assert f"{n:.0f} unresolved tickets" in rc.loc[j, "reasons"]
+
+
+def test_importance_by_segment_has_one_column_per_segment(fitted):
+    model, X, keys = fitted
+    t = E.importance_by_segment(E.explain(model, X, keys), X["segment"], top_n=3)
+    assert list(t.columns) == ["B2B", "B2C"] and len(t) == 3
+
+
+def test_risk_list_ranks_by_score_and_keeps_the_top_share(fitted):
+    model, X, keys = fitted
+    e = E.explain(model, X, keys)
+    p = model.predict_proba(X)[:, 1]
+    rl = E.risk_list(keys, p, p, E.reason_codes(e), top_k_pct=10)
+    assert len(rl) == 60 and rl["rank"].tolist() == list(range(1, 61))
+    assert rl["score"].is_monotonic_decreasing and {"reason_1", "reasons", "probability"} <= set(rl.columns)
+
+
+def test_explaining_a_model_without_trees_raises():
+    with pytest.raises(ModelError, match="tree contributions"):
+        E.explain(M.logistic_baseline(), pd.DataFrame({"a": [1.0]}))
