@@ -270,3 +270,19 @@ def test_two_runs_started_together_on_a_fresh_store_both_succeed(tmp_path):
         statuses = db.execute("SELECT status FROM runs").fetchall()
     assert sorted(s for (s,) in statuses) == ["FINISHED"] * 4  # 2 parents + 2 children
     assert len({line.split()[1] for line in outputs}) == 2  # two distinct run folders
+
+
+@pytest.mark.slow
+def test_the_tiny_spec_runs_the_data_overview_notebook_on_the_sample_shop(project):
+    import shutil
+
+    shutil.copy(REPO / "notebooks" / "00_data_overview.ipynb", project / "notebooks")
+    shutil.copy(REPO / "experiments" / "tiny.yaml", project / "experiments")
+    result = CliRunner().invoke(main, ["run", str(project / "experiments" / "tiny.yaml")])
+    assert result.exit_code == 0, result.output
+    record = read_record(Path(result.output.strip().splitlines()[-1].split(" -> ")[-1]))
+    metrics = record.notebooks[0].metrics
+    # data/samples: 6 customers (customers.csv), 3 tables, 6 + 6 + 13 rows; 3 of 6 have every subscription ended.
+    assert (metrics["customers"], metrics["tables"], metrics["rows"]) == (6.0, 3.0, 25.0)
+    assert metrics["churn_rate"] == 0.5 and metrics["n_problems"] == 0.0
+    assert record.headline() == {"customers": 6.0, "churn_rate": 0.5, "n_problems": 0.0}

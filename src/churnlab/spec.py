@@ -19,6 +19,7 @@ A notebook's declared parameters are the assignments in its code cell tagged ``p
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as dt
 import hashlib
 import inspect
@@ -315,7 +316,13 @@ def _synthetic_knobs() -> tuple[str, ...]:
     except ImportError:
         return ()
     skip = {"n_customers", "seed", "start", "end", "progress"}
-    params = inspect.signature(generate).parameters.values()
+    params = list(inspect.signature(generate).parameters.values())
+    if any(p.kind == p.VAR_KEYWORD for p in params):  # generate(..., **knobs): the Knobs fields
+        try:
+            from churnlab.data.synthetic import Knobs
+        except ImportError:
+            return ()
+        return tuple(f.name for f in dataclasses.fields(Knobs))
     return tuple(p.name for p in params if p.name not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
 
 
