@@ -1,0 +1,321 @@
+"""From a dataset to an experiment table: audience, pre-period covariates and post-campaign outcomes.
+
+The audience is the at-risk customers active at the campaign date, from the model's risk list when one
+is given, else a truth-free rule (the longest time since the last session). Outcomes come from the
+subscriptions and payments after the campaign; covariates from the events and payments before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from churnlab import config as C
+from churnlab.errors import AnalysisError
+from churnlab.experiment.assign import HOLDOUT
+from churnlab.schema import Dataset
+
+__all__ = [
+    "DEFAULT_HORIZONS",
+    "active_customers",
+    "churned_customers",
+    "at_risk_audience",
+    "pre_period_covariates",
+    "campaign_outcomes",
+    "value_per_retained",
+    "true_effects",
+]
+
+DEFAULT_HORIZONS = (30, 60, 90)
+PRE_COVARIATES = ("pre_sessions_30", "pre_sessions_90", "pre_paid_90", "tenure_days")
+
+
+def _as_of(dataset: Dataset, when) -> pd.Timestamp:
+    if when is not None:
+        return pd.Timestamp(when)
+    as_of = getattr(dataset, "as_of", None)
+    if as_of is None:
+        raise AnalysisError("no campaign date given and the dataset has no as_of")
+    return pd.Timestamp(as_of)
+
+
+def _latest_subscription(subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    started = subs[subs["start_at"] <= as_of]
+    return started.sort_values(["customer_id", "start_at"]).groupby("customer_id", sort=False).tail(1)
+
+
+def active_customers(dataset: Dataset, as_of=None) -> pd.Index:
+    """Return the ids of customers with a subscription running at ``as_of``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``subscriptions`` (customer_id, start_at, end_at).
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``.
+
+    Returns
+    -------
+    pandas.Index
+        Customer ids.
+    """
+    dataset.require("subscriptions", by="active_customers")
+    t = _as_of(dataset, as_of)
+    last = _latest_subscription(dataset["subscriptions"], t)
+    alive = last["end_at"].isna() | (last["end_at"] > t)
+    return pd.Index(last.loc[alive, "customer_id"].unique(), name=C.CUSTOMER_ID)
+
+
+def churned_customers(dataset: Dataset, as_of=None, within_days: int | None = 180) -> pd.DataFrame:
+    """Return customers whose latest subscription ended before ``as_of`` (win-back audience).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``subscriptions``.
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``.
+    within_days : int, optional
+        Only customers who churned at most this many days before ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, churned_at, churn_reason``.
+    """
+    dataset.require("subscriptions", by="churned_customers")
+    t = _as_of(dataset, as_of)
+    last = _latest_subscription(dataset["subscriptions"], t)
+    gone = last["end_at"].notna() & (last["end_at"] <= t)
+    if within_days is not None:
+        gone &= last["end_at"] > t - pd.Timedelta(days=within_days)
+    out = last.loc[gone, ["customer_id", "end_at", "churn_reason"]].rename(columns={"end_at": "churned_at"})
+    return out.reset_index(drop=True)
+
+
+def at_risk_audience(
+    dataset: Dataset, as_of=None, *, share: float = 0.5, risk_list: str | Path | None = None
+) -> pd.DataFrame:
+    """Return the at-risk customers active at ``as_of``: the top ``share`` by risk.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``subscriptions``; ``events`` for the rule.
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``.
+    share : float
+        Share of active customers to target, in (0, 1].
+    risk_list : path, optional
+        CSV written by notebook 02 (``customer_id, score, probability, reasons``); when absent the rule
+        "days since the last session" ranks customers (no ground truth is used).
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, risk_score, risk_decile, source`` sorted by decreasing risk; decile 10 is the riskiest
+        tenth of the audience.
+
+    Raises
+    ------
+    AnalysisError
+        When ``share`` is outside (0, 1], the risk list lacks columns, or no active customer is scored.
+    """
+    if not 0 < share <= 1:
+        raise AnalysisError(f"target share must lie in (0, 1], got {share}")
+    t = _as_of(dataset, as_of)
+    active = active_customers(dataset, t)
+    if risk_list:
+        scores = pd.read_csv(risk_list, dtype={"customer_id": str})
+        col = "probability" if "probability" in scores.columns else "score"
+        if "customer_id" not in scores.columns or col not in scores.columns:
+            raise AnalysisError(f"risk list {risk_list} needs customer_id and probability or score columns")
+        scored = scores[["customer_id", col]].rename(columns={col: "risk_score"})
+        source = "risk list"
+    else:
+        dataset.require("events", by="at_risk_audience (recency rule)")
+        ev = dataset["events"]
+        ev = ev[(ev["event_type"] == "session") & (ev[C.TIMESTAMP] < t)]
+        last = ev.groupby("customer_id")[C.TIMESTAMP].max()
+        days = (t - last).dt.total_seconds() / 86400
+        scored = pd.DataFrame({"customer_id": active})
+        scored["risk_score"] = scored["customer_id"].map(days).fillna(np.inf).to_numpy()
+        # never-seen customers rank first; keep them finite for deciles
+        finite = scored["risk_score"].replace(np.inf, np.nan)
+        scored["risk_score"] = scored["risk_score"].replace(np.inf, float(finite.max() or 0) + 1)
+        source = "rule: days since last session"
+    scored = scored[scored["customer_id"].isin(active)]
+    if scored.empty:
+        raise AnalysisError("no active customer has a risk score at the campaign date")
+    scored = scored.sort_values(["risk_score", "customer_id"], ascending=[False, True], kind="stable")
+    top = scored.head(max(int(round(share * len(scored))), 1)).reset_index(drop=True)
+    rank = top["risk_score"].rank(method="first", ascending=True)
+    top["risk_decile"] = np.ceil(rank / len(top) * 10).astype(int).clip(1, 10)
+    top["source"] = source
+    return top
+
+
+def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None) -> pd.DataFrame:
+    """Return pre-campaign covariates for CUPED and uplift, one row per customer.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``customers``, ``events`` and ``payments``.
+    customers : sequence of str
+        Customer ids.
+    as_of : timestamp, optional
+        Campaign date; only data strictly before it is used.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, pre_sessions_30, pre_sessions_90, pre_paid_90, tenure_days, monthly_fee, segment``.
+
+    Raises
+    ------
+    MissingTableError
+        When a needed table is missing.
+    AnalysisError
+        When a customer has no record in ``customers`` (no pre-period data).
+    """
+    dataset.require("customers", "events", "payments", by="pre_period_covariates")
+    t = _as_of(dataset, as_of)
+    ids = pd.Index(pd.unique(pd.Series(list(customers), dtype=str)), name="customer_id")
+    cust = dataset["customers"].set_index("customer_id")
+    missing = ids.difference(cust.index)
+    if len(missing):
+        raise AnalysisError(f"{len(missing)} customers have no pre-period data (e.g. {list(missing[:3])})")
+    ev = dataset["events"]
+    ev = ev[(ev["event_type"] == "session") & (ev[C.TIMESTAMP] < t) & (ev[C.TIMESTAMP] >= t - pd.Timedelta(days=90))]
+    ev = ev[ev["customer_id"].isin(ids)]
+    s90 = ev.groupby("customer_id").size()
+    s30 = ev[ev[C.TIMESTAMP] >= t - pd.Timedelta(days=30)].groupby("customer_id").size()
+    pay = dataset["payments"]
+    pay = pay[pay["paid_at"].notna() & (pay["paid_at"] < t) & (pay["paid_at"] >= t - pd.Timedelta(days=90))]
+    paid = pay.groupby("customer_id")["amount"].sum()
+    out = pd.DataFrame({"customer_id": ids})
+    out["pre_sessions_30"] = out["customer_id"].map(s30).fillna(0).astype(float).to_numpy()
+    out["pre_sessions_90"] = out["customer_id"].map(s90).fillna(0).astype(float).to_numpy()
+    out["pre_paid_90"] = out["customer_id"].map(paid).fillna(0).astype(float).to_numpy()
+    signup = out["customer_id"].map(cust[C.SIGNUP_AT])
+    out["tenure_days"] = ((t - signup).dt.total_seconds() / 86400).to_numpy()
+    out["monthly_fee"] = out["customer_id"].map(cust["monthly_fee"]).astype(float).to_numpy() \
+        if "monthly_fee" in cust.columns else np.nan
+    out["segment"] = out["customer_id"].map(cust[C.SEGMENT]).to_numpy() if C.SEGMENT in cust.columns else "all"
+    return out
+
+
+def campaign_outcomes(
+    dataset: Dataset,
+    assignment: pd.DataFrame,
+    campaign_date,
+    *,
+    horizons: Sequence[int] = DEFAULT_HORIZONS,
+) -> pd.DataFrame:
+    """Return retention, survival and revenue outcomes after the campaign, one row per assigned customer.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The world after the campaign (needs ``subscriptions`` and ``payments``) observed at least to
+        ``campaign_date + max(horizons)``.
+    assignment : DataFrame
+        ``customer_id, arm`` (from :func:`churnlab.experiment.assign.assign`).
+    campaign_date : timestamp
+        Day the offers went out.
+    horizons : sequence of int
+        Days after the campaign for ``retained_<d>``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, arm, retained_<d>..., duration, event, revenue``: ``retained_d`` is 1 when the
+        subscription running at the campaign date has not ended by ``campaign_date + d``; ``duration`` is days
+        to that end or to the last horizon (censored, ``event`` False); ``revenue`` is the amount paid in
+        ``(campaign_date, campaign_date + max(horizons)]``.
+
+    Raises
+    ------
+    AnalysisError
+        When the data end before the last horizon or an assigned customer had no running subscription.
+    """
+    dataset.require("subscriptions", "payments", by="campaign_outcomes")
+    t = pd.Timestamp(campaign_date)
+    h = int(max(horizons))
+    as_of = getattr(dataset, "as_of", None)
+    if as_of is not None and pd.Timestamp(as_of) < t + pd.Timedelta(days=h):
+        raise AnalysisError(f"the data end at {as_of}, before the last horizon {t + pd.Timedelta(days=h)}")
+    last = _latest_subscription(dataset["subscriptions"], t).set_index("customer_id")
+    ids = assignment["customer_id"]
+    absent = ~ids.isin(last.index)
+    if absent.any():
+        raise AnalysisError(f"{int(absent.sum())} assigned customers had no subscription at the campaign date")
+    end = ids.map(last["end_at"])
+    if (end.notna() & (end <= t)).any():
+        raise AnalysisError("some assigned customers had churned before the campaign date")
+    days = (end - t).dt.total_seconds() / 86400
+    out = assignment[["customer_id", "arm"]].copy().reset_index(drop=True)
+    days = days.reset_index(drop=True)
+    for d in horizons:
+        out[f"retained_{d}"] = (days.isna() | (days > d)).astype(float)
+    out["event"] = (days.notna() & (days <= h)).to_numpy()
+    out["duration"] = np.where(out["event"], days.fillna(h), float(h))
+    pay = dataset["payments"]
+    pay = pay[pay["paid_at"].notna() & (pay["paid_at"] > t) & (pay["paid_at"] <= t + pd.Timedelta(days=h))]
+    revenue = pay.groupby("customer_id")["amount"].sum()
+    out["revenue"] = out["customer_id"].map(revenue).fillna(0.0).astype(float).to_numpy()
+    return out
+
+
+def value_per_retained(covariates: pd.DataFrame, months: float = 3.0) -> pd.Series:
+    """Return the revenue one retained customer brings over the horizon: ``monthly_fee x months``.
+
+    Parameters
+    ----------
+    covariates : DataFrame
+        ``customer_id, monthly_fee`` (from :func:`pre_period_covariates`).
+    months : float
+        Length of the horizon in months.
+
+    Returns
+    -------
+    Series
+        Indexed like ``covariates``; missing fees get the median fee.
+    """
+    fee = covariates["monthly_fee"].astype(float)
+    return fee.fillna(fee.median()) * months
+
+
+def true_effects(effects: pd.DataFrame, assignment: pd.DataFrame, *, control: str = HOLDOUT) -> pd.DataFrame:
+    """Return the world's true average effect per offer over the experiment's audience.
+
+    Parameters
+    ----------
+    effects : DataFrame
+        ``CampaignTruth.effects``: ``customer_id, offer, retained_if_treated, retained_if_control,
+        p_retain_treated, p_retain_control``.
+    assignment : DataFrame
+        ``customer_id, arm``.
+    control : str
+        Holdout arm label.
+
+    Returns
+    -------
+    DataFrame
+        ``arm, truth_ate, truth_ate_prob``: mean of ``retained_if_treated - retained_if_control`` and of
+        ``p_retain_treated - p_retain_control`` over all assigned customers (the roll-out estimand).
+    """
+    e = effects[effects["customer_id"].isin(assignment["customer_id"])]
+    rows = []
+    for offer, part in e.groupby("offer", sort=True):
+        if offer == control:
+            continue
+        rows.append({"arm": offer,
+                     "truth_ate": float((part["retained_if_treated"].astype(float)
+                                         - part["retained_if_control"].astype(float)).mean()),
+                     "truth_ate_prob": float((part["p_retain_treated"] - part["p_retain_control"]).mean())})
+    return pd.DataFrame(rows, columns=["arm", "truth_ate", "truth_ate_prob"])

@@ -1,0 +1,452 @@
+"""Where each offer works: propensity-aware uplift learners, Qini curves and a targeting policy.
+
+The experiment's allocation is known (e.g. 10% holdout, 30% per offer), so the propensity is that share,
+not a model. Plain class transformation assumes a 50/50 split and is not offered (at 10/90 it predicted
+0.30 for a true 0.02, FIELD_NOTES). Curves and policies are evaluated on held-out customers only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from churnlab.errors import AnalysisError, ModelError
+from churnlab.experiment.assign import HOLDOUT
+from churnlab.experiment.results import Result
+
+__all__ = [
+    "TLearner",
+    "XLearner",
+    "fit_uplift_by_arm",
+    "qini_curve",
+    "uplift_at_k",
+    "recommend_policy",
+    "policy_value",
+    "PolicyComparison",
+    "compare_policies",
+]
+
+_XGB_DEFAULTS = {"n_estimators": 150, "max_depth": 3, "learning_rate": 0.05, "subsample": 0.8,
+                 "n_jobs": 1, "tree_method": "hist"}
+
+
+def _xgb(kind: str, params: Mapping[str, object] | None, seed: int):
+    from xgboost import XGBClassifier, XGBRegressor
+
+    p = {**_XGB_DEFAULTS, **(params or {}), "random_state": seed}
+    return XGBClassifier(**p) if kind == "clf" else XGBRegressor(**p)
+
+
+def _check_xy(X, treatment, y):
+    X = np.asarray(X, dtype=float)
+    w = np.asarray(treatment).astype(bool)
+    y = np.asarray(y, dtype=float)
+    if len(X) != len(w) or len(w) != len(y):
+        raise ModelError("X, treatment and y must have the same number of rows")
+    for name, mask in (("treated", w), ("control", ~w)):
+        if mask.sum() < 2:
+            raise ModelError(f"the {name} group has fewer than 2 customers")
+        if np.unique(y[mask]).size < 2:
+            raise ModelError(f"the {name} group has a single outcome class: no uplift can be learned")
+    return X, w, y
+
+
+class TLearner:
+    """Two-model uplift: ``tau(x) = mu_1(x) - mu_0(x)`` with XGBoost classifiers.
+
+    Parameters
+    ----------
+    params : dict, optional
+        XGBoost parameters (``n_jobs=1`` by default).
+    random_state : int
+        Seed of both models.
+
+    References
+    ----------
+    .. [1] Kunzel SR, Sekhon JS, Bickel PJ, Yu B (2019) Metalearners for estimating heterogeneous
+       treatment effects using machine learning. PNAS 116(10).
+    """
+
+    def __init__(self, params: Mapping[str, object] | None = None, random_state: int = 0):
+        self.params = params
+        self.random_state = random_state
+
+    def fit(self, X, treatment, y) -> TLearner:
+        """Fit one outcome model per group; return self."""
+        X, w, y = _check_xy(X, treatment, y)
+        self.mu0_ = _xgb("clf", self.params, self.random_state).fit(X[~w], y[~w])
+        self.mu1_ = _xgb("clf", self.params, self.random_state).fit(X[w], y[w])
+        return self
+
+    def predict_uplift(self, X) -> np.ndarray:
+        """Return the predicted effect on the outcome probability per row."""
+        if not hasattr(self, "mu1_"):
+            raise ModelError("TLearner is not fitted: call fit first")
+        X = np.asarray(X, dtype=float)
+        return self.mu1_.predict_proba(X)[:, 1] - self.mu0_.predict_proba(X)[:, 1]
+
+
+class XLearner:
+    """X-learner with the known propensity of the design.
+
+    Parameters
+    ----------
+    propensity : float
+        Probability of treatment given the customer is in this arm or the holdout (e.g. 0.75 for a 30%
+        arm against a 10% holdout). Used as the weight ``g`` in ``tau = g tau_0 + (1 - g) tau_1``.
+    params : dict, optional
+        XGBoost parameters.
+    random_state : int
+        Seed.
+
+    Notes
+    -----
+    Stage 1 fits ``mu_0, mu_1``; imputed effects ``D_1 = y - mu_0(x)`` on treated and ``D_0 = mu_1(x) - y`` on
+    control; stage 2 regresses them into ``tau_1, tau_0`` [1]_. With few controls, ``g`` near 1 leans on
+    ``tau_0``, which is learned from the small group but uses ``mu_1`` from the large one.
+
+    References
+    ----------
+    .. [1] Kunzel SR, Sekhon JS, Bickel PJ, Yu B (2019) Metalearners for estimating heterogeneous
+       treatment effects using machine learning. PNAS 116(10), eq. 6-9.
+    """
+
+    def __init__(self, propensity: float, params: Mapping[str, object] | None = None, random_state: int = 0):
+        self.propensity = propensity
+        self.params = params
+        self.random_state = random_state
+
+    def fit(self, X, treatment, y) -> XLearner:
+        """Fit both stages; return self."""
+        if not 0 < self.propensity < 1:
+            raise ModelError(f"propensity must lie in (0, 1), got {self.propensity}")
+        X, w, y = _check_xy(X, treatment, y)
+        s = self.random_state
+        mu0 = _xgb("clf", self.params, s).fit(X[~w], y[~w])
+        mu1 = _xgb("clf", self.params, s).fit(X[w], y[w])
+        d1 = y[w] - mu0.predict_proba(X[w])[:, 1]
+        d0 = mu1.predict_proba(X[~w])[:, 1] - y[~w]
+        self.tau1_ = _xgb("reg", self.params, s).fit(X[w], d1)
+        self.tau0_ = _xgb("reg", self.params, s).fit(X[~w], d0)
+        return self
+
+    def predict_uplift(self, X) -> np.ndarray:
+        """Return ``g tau_0(x) + (1 - g) tau_1(x)`` per row."""
+        if not hasattr(self, "tau1_"):
+            raise ModelError("XLearner is not fitted: call fit first")
+        X = np.asarray(X, dtype=float)
+        g = self.propensity
+        return g * self.tau0_.predict(X) + (1 - g) * self.tau1_.predict(X)
+
+
+def fit_uplift_by_arm(
+    train: pd.DataFrame,
+    features: Sequence[str],
+    outcome: str,
+    planned: Mapping[str, float],
+    *,
+    learner: str = "x",
+    arm_col: str = "arm",
+    control: str = HOLDOUT,
+    params: Mapping[str, object] | None = None,
+    random_state: int = 0,
+) -> dict[str, TLearner | XLearner]:
+    """Fit one uplift learner per offer arm against the holdout.
+
+    Parameters
+    ----------
+    train : DataFrame
+        Training customers: ``arm_col``, ``outcome`` and ``features``.
+    features : sequence of str
+        Pre-campaign feature columns.
+    outcome : str
+        Binary outcome (e.g. ``retained_90``).
+    planned : mapping of str to float
+        Planned shares; the propensity of arm ``a`` against the holdout is ``s_a / (s_a + s_holdout)``.
+    learner : {"x", "t"}
+        X-learner (default) or T-learner.
+    arm_col, control : str
+        Arm column and holdout arm.
+    params : dict, optional
+        XGBoost parameters.
+    random_state : int
+        Seed.
+
+    Returns
+    -------
+    dict of str to learner
+        Arm name to fitted learner.
+    """
+    missing = [c for c in [arm_col, outcome, *features] if c not in train.columns]
+    if missing:
+        raise AnalysisError(f"uplift training table lacks columns: {missing}")
+    out = {}
+    for arm, share in planned.items():
+        if arm == control:
+            continue
+        part = train[train[arm_col].isin([arm, control])]
+        w = (part[arm_col] == arm).to_numpy()
+        if learner == "x":
+            model = XLearner(share / (share + planned[control]), params, random_state)
+        elif learner == "t":
+            model = TLearner(params, random_state)
+        else:
+            raise AnalysisError(f"unknown learner {learner!r}; expected 'x' or 't'")
+        out[arm] = model.fit(part[list(features)].to_numpy(dtype=float), w, part[outcome].to_numpy(dtype=float))
+    return out
+
+
+def _qini_points(score, w, y, grid):
+    order = np.argsort(-score, kind="stable")
+    w, y = w[order], y[order]
+    nt, nc = np.cumsum(w), np.cumsum(~w)
+    yt, yc = np.cumsum(y * w), np.cumsum(y * ~w)
+    idx = np.clip((grid * len(y)).astype(int) - 1, 0, len(y) - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = yt[idx] - yc[idx] * np.where(nc[idx] > 0, nt[idx] / nc[idx], 0.0)
+    q = np.where(grid == 0, 0.0, q)
+    # scale to "incremental customers if everyone in the top share were treated"
+    scale = len(y) / max(nt[-1], 1)
+    return q * scale
+
+
+def qini_curve(
+    score: Sequence[float], treatment: Sequence[bool], y: Sequence[float], *, n_boot: int = 200, alpha: float = 0.05,
+    grid: Sequence[float] | None = None, seed: int = 0,
+) -> pd.DataFrame:
+    """Return the Qini curve of held-out customers ranked by predicted uplift, with a bootstrap band.
+
+    Parameters
+    ----------
+    score : array-like
+        Predicted uplift per held-out customer.
+    treatment : array-like of bool
+        Whether the customer got the offer (else holdout).
+    y : array-like
+        Binary outcome.
+    n_boot : int
+        Bootstrap resamples of customers (scores fixed).
+    alpha : float
+        Level of the pointwise band.
+    grid : array-like, optional
+        Shares targeted (default 0, 0.05, ..., 1).
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    DataFrame
+        ``share, qini, qini_lower, qini_upper, random``: incremental outcomes among the top ``share`` if all of
+        them were treated (``Y_t - Y_c N_t / N_c``, scaled to the whole group), and the random-targeting line.
+
+    References
+    ----------
+    .. [1] Radcliffe NJ (2007) Using control groups to target on predicted lift. Direct Marketing
+       Analytics Journal 1.
+    """
+    s = np.asarray(score, dtype=float)
+    w = np.asarray(treatment).astype(bool)
+    yy = np.asarray(y, dtype=float)
+    g = np.linspace(0, 1, 21) if grid is None else np.asarray(grid, dtype=float)
+    q = _qini_points(s, w, yy, g)
+    rng = np.random.default_rng(seed)
+    boots = np.empty((n_boot, len(g)))
+    for b in range(n_boot):
+        i = rng.integers(0, len(s), len(s))
+        boots[b] = _qini_points(s[i], w[i], yy[i], g)
+    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2], axis=0)
+    return pd.DataFrame({"share": g, "qini": q, "qini_lower": lo, "qini_upper": hi, "random": g * q[-1]})
+
+
+def uplift_at_k(score: Sequence[float], treatment: Sequence[bool], y: Sequence[float], k: float) -> float:
+    """Return the observed effect (treated mean - control mean) among the top ``k`` share by predicted uplift.
+
+    Raises
+    ------
+    AnalysisError
+        When the top share has no treated or no control customer.
+    """
+    s = np.asarray(score, dtype=float)
+    w = np.asarray(treatment).astype(bool)
+    yy = np.asarray(y, dtype=float)
+    top = np.argsort(-s, kind="stable")[: max(int(round(k * len(s))), 1)]
+    wt, yt = w[top], yy[top]
+    if wt.all() or not wt.any():
+        raise AnalysisError(f"the top {k:.0%} has no {'control' if wt.all() else 'treated'} customer")
+    return float(yt[wt].mean() - yt[~wt].mean())
+
+
+def recommend_policy(
+    uplift: pd.DataFrame, costs: Mapping[str, float], value_per_retained: float | Sequence[float], *,
+    control: str = HOLDOUT,
+) -> pd.Series:
+    """Return the offer with the highest expected profit per customer, or the holdout when none pays.
+
+    Parameters
+    ----------
+    uplift : DataFrame
+        One column per offer arm with the predicted uplift in retention probability, one row per customer.
+    costs : mapping of str to float
+        Offer cost per treated customer.
+    value_per_retained : float or array-like
+        Value of one retained customer (a number, or one per row such as fee x months).
+    control : str
+        Label of "no offer".
+
+    Returns
+    -------
+    Series
+        Arm per row (index of ``uplift``).
+
+    Notes
+    -----
+    Expected profit of offer ``a`` for customer ``i``: ``tau_a(x_i) value_i - cost_a``; no offer has profit 0.
+    """
+    v = np.asarray(value_per_retained, dtype=float)
+    profit = uplift.mul(v, axis=0) - pd.Series({a: costs.get(a, 0.0) for a in uplift.columns})
+    best = profit.idxmax(axis=1)
+    return best.where(profit.max(axis=1) > 0, control)
+
+
+def policy_value(
+    test: pd.DataFrame, policy: Sequence[str], planned: Mapping[str, float], costs: Mapping[str, float],
+    value_per_retained: float | Sequence[float], *, outcome: str, arm_col: str = "arm", control: str = HOLDOUT,
+) -> np.ndarray:
+    """Return per-customer inverse-propensity contributions to a policy's profit on held-out customers.
+
+    Parameters
+    ----------
+    test : DataFrame
+        Held-out experimental customers: ``arm_col`` and ``outcome``.
+    policy : sequence of str
+        Recommended arm per row of ``test``.
+    planned : mapping of str to float
+        Planned shares (the known propensities).
+    costs : mapping of str to float
+        Cost per treated customer per offer.
+    value_per_retained : float or array-like
+        Value of a retained customer (per row or a number).
+    outcome : str
+        Binary retention outcome.
+    arm_col, control : str
+        Arm column and holdout.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``1[a_i = pi(x_i)] / e(a_i) (value_i y_i - cost(a_i))`` minus the same for "no offer"; its mean is the
+        expected profit per customer of the policy over treating no one.
+
+    References
+    ----------
+    .. [1] Dudik M, Langford J, Li L (2011) Doubly Robust Policy Evaluation and Learning. ICML 2011, eq. (1)
+       (the inverse-propensity term).
+    """
+    a = test[arm_col].to_numpy()
+    pi = np.asarray(policy)
+    y = test[outcome].to_numpy(dtype=float)
+    v = np.broadcast_to(np.asarray(value_per_retained, dtype=float), y.shape)
+    e = np.array([planned[x] for x in a])
+    cost = np.array([costs.get(x, 0.0) if x != control else 0.0 for x in a])
+    gain = v * y - cost
+    follow = (a == pi) / e * gain
+    base = (a == control) / planned[control] * (v * y)
+    return follow - base
+
+
+@dataclass(frozen=True, repr=False)
+class PolicyComparison(Result):
+    """Expected profit of targeting policies over treating no one, on held-out customers.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per policy: ``policy, share_treated, profit, profit_lower, profit_upper`` (total over the
+        audience of ``n_audience`` customers) and ``gain_vs_treat_all`` with its interval.
+    n_audience : int
+        Customers the profit is scaled to.
+    alpha : float
+        Level of the bootstrap intervals.
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    n_audience: int
+    alpha: float = 0.05
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """The policy table."""
+        return self.table.copy()
+
+    def _headline(self) -> str:
+        best = self.table.loc[self.table["profit"].idxmax()]
+        return f"{len(self.table)} policies, best {best['policy']} profit {best['profit']:.0f}"
+
+    def _settings(self) -> dict[str, object]:
+        return {"alpha": self.alpha, "n": self.n_audience, "estimator": "inverse propensity, bootstrap CI"}
+
+    def plot(self, ax=None):
+        """Bars of expected profit per policy with intervals."""
+        from churnlab.plots.experiment import plot_policy_profit
+
+        return plot_policy_profit(self.table, ax=ax)
+
+
+def compare_policies(
+    test: pd.DataFrame, policies: Mapping[str, Sequence[str]], planned: Mapping[str, float],
+    costs: Mapping[str, float], value_per_retained: float | Sequence[float], *, outcome: str,
+    n_audience: int | None = None, baseline: str = "treat-all", arm_col: str = "arm", control: str = HOLDOUT,
+    n_boot: int = 500, alpha: float = 0.05, seed: int = 0,
+) -> PolicyComparison:
+    """Compare policies' expected profit (inverse-propensity) with bootstrap intervals and gains vs a baseline.
+
+    Parameters
+    ----------
+    test : DataFrame
+        Held-out experimental customers.
+    policies : mapping of str to sequence of str
+        Policy name to recommended arm per row of ``test``.
+    planned, costs, value_per_retained, outcome, arm_col, control
+        As in :func:`policy_value`.
+    n_audience : int, optional
+        Audience size the per-customer profit is scaled to (default ``len(test)``).
+    baseline : str
+        Policy the gains are measured against.
+    n_boot : int
+        Bootstrap resamples of customers (paired across policies).
+    alpha : float
+        Level of intervals.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    PolicyComparison
+    """
+    if baseline not in policies:
+        raise AnalysisError(f"baseline policy {baseline!r} is not among {list(policies)}")
+    n_aud = int(n_audience or len(test))
+    contrib = {k: policy_value(test, p, planned, costs, value_per_retained, outcome=outcome, arm_col=arm_col,
+                               control=control) for k, p in policies.items()}
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(test), (n_boot, len(test)))
+    rows = []
+    base_boot = contrib[baseline][idx].mean(axis=1)
+    for k, c in contrib.items():
+        boot = c[idx].mean(axis=1)
+        gain = boot - base_boot
+        q = [alpha / 2, 1 - alpha / 2]
+        rows.append({
+            "policy": k,
+            "share_treated": float(np.mean(np.asarray(policies[k]) != control)),
+            "profit": float(c.mean() * n_aud),
+            "profit_lower": float(np.quantile(boot, q[0]) * n_aud),
+            "profit_upper": float(np.quantile(boot, q[1]) * n_aud),
+            "gain_vs_baseline": float((c.mean() - contrib[baseline].mean()) * n_aud),
+            "gain_lower": float(np.quantile(gain, q[0]) * n_aud),
+            "gain_upper": float(np.quantile(gain, q[1]) * n_aud),
+        })
+    return PolicyComparison(pd.DataFrame(rows), n_aud, alpha)
