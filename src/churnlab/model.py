@@ -37,6 +37,7 @@ __all__ = [
     "training_data",
     "TrainingData",
     "time_split",
+    "holdout_split",
     "grouped_folds",
     "stratified_folds",
     "ChurnXGBClassifier",
@@ -169,6 +170,43 @@ def time_split(keys: pd.DataFrame, *, n_test_cutoffs: int = 1, n_valid_cutoffs: 
     valid_from = cutoffs[-(n_test_cutoffs + n_valid_cutoffs)]
     c = pd.to_datetime(keys[C.CUTOFF]).to_numpy()
     return {"train": c < valid_from, "valid": (c >= valid_from) & (c < test_from), "test": c >= test_from}
+
+
+def holdout_split(keys: pd.DataFrame, y, *, valid_share: float = 0.2, test_share: float = 0.2,
+                  random_state: int = 0) -> dict[str, np.ndarray]:
+    """Train / validation / test masks: by time when there are 3+ cutoffs, else stratified by customer.
+
+    Parameters
+    ----------
+    keys : DataFrame
+        ``customer_id, cutoff`` per row.
+    y : array of 0/1
+        Labels (for stratification).
+    valid_share, test_share : float, default 0.2
+        Shares of customers in validation and test for the random split (snapshots).
+    random_state : int, default 0
+        Seed of the random split.
+
+    Returns
+    -------
+    dict of str to ndarray of bool
+        Masks ``train``, ``valid``, ``test`` (see :func:`time_split`).
+    """
+    if pd.to_datetime(keys[C.CUTOFF]).nunique() >= 3:
+        return time_split(keys)
+    y = _check_y(y)
+    groups = keys[C.CUSTOMER_ID].astype(str).to_numpy()
+    n_test = max(2, round(1 / test_share))
+    tr_va, te = next(iter(StratifiedGroupKFold(n_splits=n_test, shuffle=True, random_state=random_state).split(
+        np.zeros(len(y)), y, groups)))
+    inner = max(2, round((1 - test_share) / valid_share))
+    tr, va = next(iter(StratifiedGroupKFold(n_splits=inner, shuffle=True, random_state=random_state).split(
+        np.zeros(len(tr_va)), y[tr_va], groups[tr_va])))
+    masks = {k: np.zeros(len(y), dtype=bool) for k in ("train", "valid", "test")}
+    masks["train"][tr_va[tr]] = True
+    masks["valid"][tr_va[va]] = True
+    masks["test"][te] = True
+    return masks
 
 
 def grouped_folds(y: np.ndarray, groups: Sequence, *, n_splits: int = 5, random_state: int = 0):
