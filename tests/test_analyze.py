@@ -203,3 +203,37 @@ def test_effects_by_segment_names_groups_too_small_to_analyse():
     small = table[table["group"] == "B2B"]
     assert small["estimate"].isna().all() and small["note"].str.contains("fewer than").all()
     assert table[table["group"] == "B2C"]["estimate"].notna().all()
+
+
+def test_logrank_and_kaplan_meier_match_scipy():
+    from scipy import stats as sst
+
+    from churnlab.experiment.survival import kaplan_meier, logrank_test
+
+    rng = np.random.default_rng(0)
+    arm = np.where(rng.random(300) < 0.3, "offer", "none")
+    t = rng.exponential(10, 300).round() + 2 * (arm == "offer")
+    censored = rng.random(300) < 0.3
+    f = pd.DataFrame({"arm": arm, "duration": t, "event": ~censored})
+
+    def cd(mask):
+        return sst.CensoredData(uncensored=t[mask & ~censored], right=t[mask & censored])
+
+    ref = sst.logrank(cd(arm == "none"), cd(arm == "offer"))
+    res = logrank_test(f)
+    assert res.chi2 == pytest.approx(ref.statistic**2, rel=0.03)  # scipy's variance differs at ties by <3%
+    assert res.p == pytest.approx(ref.pvalue, abs=0.01)
+    km = kaplan_meier(t[arm == "none"], ~censored[arm == "none"])
+    reference = sst.ecdf(cd(arm == "none")).sf.evaluate(km["time"].to_numpy())
+    assert km["survival"].to_numpy() == pytest.approx(reference)
+    assert res.plot() is not None
+
+
+def test_logrank_needs_two_arms_and_an_event():
+    from churnlab.experiment.survival import logrank_test
+
+    f = pd.DataFrame({"arm": ["a", "b"], "duration": [1.0, 2.0], "event": [False, False]})
+    with pytest.raises(AnalysisError, match="no churn event"):
+        logrank_test(f)
+    with pytest.raises(AnalysisError, match="two arms"):
+        logrank_test(f.assign(arm="a"))
