@@ -319,3 +319,32 @@ def true_effects(effects: pd.DataFrame, assignment: pd.DataFrame, *, control: st
                                          - part["retained_if_control"].astype(float)).mean()),
                      "truth_ate_prob": float((part["p_retain_treated"] - part["p_retain_control"]).mean())})
     return pd.DataFrame(rows, columns=["arm", "truth_ate", "truth_ate_prob"])
+
+
+def reactivation_outcomes(dataset: Dataset, assignment: pd.DataFrame, campaign_date, *, horizon_days: int = 90
+                          ) -> pd.DataFrame:
+    """Return whether each churned, assigned customer came back within the horizon (win-back outcome).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The world after the campaign (needs ``subscriptions``).
+    assignment : DataFrame
+        ``customer_id, arm`` of churned customers.
+    campaign_date : timestamp
+        Day the win-back offers went out.
+    horizon_days : int
+        Days after the campaign a new subscription counts as a reactivation.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, arm, reactivated`` (1.0 when a subscription starts in ``(date, date + horizon]``).
+    """
+    dataset.require("subscriptions", by="reactivation_outcomes")
+    t = pd.Timestamp(campaign_date)
+    subs = dataset["subscriptions"]
+    back = subs[(subs["start_at"] > t) & (subs["start_at"] <= t + pd.Timedelta(days=horizon_days))]
+    out = assignment[["customer_id", "arm"]].copy().reset_index(drop=True)
+    out["reactivated"] = out["customer_id"].isin(back["customer_id"]).astype(float)
+    return out
