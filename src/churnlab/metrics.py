@@ -113,6 +113,9 @@ def churn_rate_gross(c_start, c_end, c_new):
 def retention_rate(c_start, c_end, c_new):
     """Compute the customer retention rate ``(C_end - C_new) / C_start``: starting customers kept.
 
+    Negative when customers acquired in the period left within it (they are subtracted but were
+    never counted at the end); ``1 - churn_rate`` of :func:`churn_over_time` is the bounded variant.
+
     Examples
     --------
     >>> float(retention_rate(1000, 800, 50))
