@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 setup: $(STAMP)  ## create .venv and install churnlab with its pinned dependencies
 
 demo: setup  ## run the demo study: data, notebooks, MLflow runs, HTML reports
-	$(BIN)/churnlab data describe telco
+	$(BIN)/churnlab run experiments/demo.yaml
 
 test: setup  ## run the whole test suite
 	$(BIN)/python -m pytest -q
