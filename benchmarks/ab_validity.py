@@ -106,15 +106,87 @@ def peeking(rng, sims, n, looks=10, tau2=0.02**2):
     return naive_any / sims, seq_any / sims, final_only / sims
 
 
-def world_checks(n_customers, reps, seed=0):
-    """Coverage of the synthetic world's true effect and the uplift policy's profit (needs run_campaign)."""
-    try:
-        from churnlab.experiment.campaign import coverage_of_true_effect
-        from churnlab.experiment.uplift import policy_profit_benchmark
-    except ImportError as exc:  # campaign or uplift modules not available
-        return {"skipped": f"world checks unavailable: {exc}"}
-    out = coverage_of_true_effect(n_customers=n_customers, reps=reps, seed=seed)
-    out.update(policy_profit_benchmark(n_customers=n_customers, seed=seed))
+def _potential_probabilities(dataset, truth, customers, campaign_date, horizon, seed):
+    """Per customer, the world's retention probability under each offer and under no offer."""
+    from churnlab.config import OFFERS
+    from churnlab.data.synthetic import run_campaign
+
+    probs = {}
+    for offer in OFFERS:
+        offers = pd.DataFrame({"customer_id": customers, "offer": offer})
+        _, ct = run_campaign(dataset, truth, offers, campaign_date=campaign_date, horizon_days=horizon, seed=seed)
+        e = ct.effects[ct.effects["offer"] == offer].set_index("customer_id").reindex(customers)
+        probs[offer] = e["p_retain_treated"].to_numpy(dtype=float)
+        probs["none"] = e["p_retain_control"].to_numpy(dtype=float)
+    return probs, {k: float(v) for k, v in ct.costs.items()}
+
+
+def world_checks(n_customers, reps, seed=0, horizon=90):
+    """Coverage of the world's true average effect and the uplift policy's profit (needs run_campaign)."""
+    import churnlab.data.synthetic as syn
+
+    if not hasattr(syn, "run_campaign"):
+        return {"skipped": "churnlab.data.synthetic.run_campaign is not available"}
+    from churnlab.config import OFFERS
+    from churnlab.experiment.assign import assign
+    from churnlab.experiment.campaign import at_risk_audience, campaign_outcomes, pre_period_covariates
+    from churnlab.experiment.uplift import compare_policies, fit_uplift_by_arm, recommend_policy
+
+    dataset, truth = syn.generate(n_customers, seed=seed)
+    t = pd.Timestamp(dataset.as_of)
+    audience = at_risk_audience(dataset, t, share=0.5)
+    ids = audience["customer_id"].to_numpy()
+    probs, costs = _potential_probabilities(dataset, truth, ids, t, horizon, seed)
+    arms = list(OFFERS)
+    true_ate = {a: float(np.mean(probs[a] - probs["none"])) for a in arms}
+    # Coverage: re-randomise the hash split (fresh salt) and redraw outcomes from the world's probabilities.
+    rng = np.random.default_rng(seed)
+    covered, total = 0, 0
+    for r in range(reps):
+        arm = assign(ids, "coverage", arms, 0.1, salt=str(r))["arm"].to_numpy()
+        p = np.select([arm == a for a in [*arms, "none"]], [probs[a] for a in [*arms, "none"]])
+        y = (rng.random(len(ids)) < p).astype(float)
+        c = S.moments(y[arm == "none"])
+        for a in arms:
+            res = effect(S.moments(y[arm == a]), c)
+            covered += res.ci_lower <= true_ate[a] <= res.ci_upper
+            total += 1
+    out = {"coverage": covered / total, "coverage_reps": reps, "coverage_arms": f"{len(arms)} arms, "
+           f"{len(ids):,} customers, true effects " + ", ".join(f"{a} {v:+.3f}" for a, v in true_ate.items())}
+    # Uplift policy on one real campaign: train on half, evaluate on the other half (IPW, bootstrap CI).
+    assignment = assign(audience, "policy", arms, 0.1)
+    offers = assignment.rename(columns={"arm": "offer"})[["customer_id", "offer"]]
+    after, _ = syn.run_campaign(dataset, truth, offers, campaign_date=t, horizon_days=horizon, seed=seed)
+    table = campaign_outcomes(after, assignment, t, horizons=[horizon]).merge(
+        pre_period_covariates(dataset, ids, t), on="customer_id").merge(
+        audience[["customer_id", "risk_score", "risk_decile"]], on="customer_id")
+    table["monthly_fee"] = table["monthly_fee"].fillna(table["monthly_fee"].median())
+    feats = ["pre_sessions_30", "pre_sessions_90", "pre_paid_90", "tenure_days", "monthly_fee", "risk_score"]
+    metric = f"retained_{horizon}"
+    half = np.random.default_rng(seed + 1).random(len(table)) < 0.5
+    train, test = table[~half], table[half].reset_index(drop=True)
+    planned = assignment.attrs["planned_shares"]
+    learners = fit_uplift_by_arm(train, feats, metric, planned, random_state=seed)
+    uplift = pd.DataFrame({a: m.predict_uplift(test[feats].to_numpy(dtype=float)) for a, m in learners.items()})
+    value = test["monthly_fee"].to_numpy() * horizon / 30
+    best = max(arms, key=lambda a: true_ate[a] * float(np.median(value)) - costs[a])
+    policies = {"uplift policy": recommend_policy(uplift, costs, value).to_numpy(),
+                "treat-all": np.full(len(test), best, dtype=object),
+                "treat-by-risk": np.where(test["risk_decile"] >= 6, best, "none"),
+                "treat-none": np.full(len(test), "none", dtype=object)}
+    comp = compare_policies(test, policies, planned, costs, value, outcome=metric, n_audience=len(ids),
+                            baseline="treat-all", seed=seed).summary.set_index("policy")
+    pos = {cid: i for i, cid in enumerate(ids)}
+    rows = []
+    for name, pol in policies.items():
+        idx = test["customer_id"].map(pos).to_numpy()
+        true_profit = sum(float(((probs[a][idx] - probs["none"][idx]) * value - costs.get(a, 0.0))[pol == a].sum())
+                          for a in arms) / len(test) * len(ids)
+        rows.append(f"| policy '{name}' (treat-all = {best}): IPW profit over treat-none | "
+                    f"{comp.loc[name, 'profit']:.0f} [{comp.loc[name, 'profit_lower']:.0f}, "
+                    f"{comp.loc[name, 'profit_upper']:.0f}] | world's true profit {true_profit:.0f} | — |")
+    out.update(policy_rows=rows, gain=comp.loc["uplift policy", "gain_vs_baseline"],
+               gain_lower=comp.loc["uplift policy", "gain_lower"], gain_upper=comp.loc["uplift policy", "gain_upper"])
     return out
 
 
