@@ -20,7 +20,7 @@ from churnlab.metrics import _active_at, customer_spells
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["engagement_flags", "complaint_rates", "complaint_trend", "event_effect"]
+__all__ = ["engagement_flags", "complaint_rates", "complaint_trend", "event_effect", "world_event"]
 
 
 def engagement_flags(pop: pd.DataFrame, *, recent_window_days: int = 30, open_drop_share: float = 0.5) -> pd.DataFrame:
@@ -264,3 +264,24 @@ def event_effect(dataset: Dataset, event_date, cutoff, *, window_days: int = 60,
             (xb, nb), (xa, na) = counts
             rows.append(_before_after_row("churn", grp, xb, nb, xa, na, alpha))
     return pd.DataFrame(rows)
+
+
+def world_event(dataset: Dataset) -> dict | None:
+    """Return the synthetic world's dated interface change (``date``, ``segment``), or None elsewhere.
+
+    Reads ``dataset.metadata["world"]`` written by :func:`churnlab.data.synthetic.generate` and resolves
+    a default date the way the world does (:meth:`~churnlab.data.synthetic.knobs.Knobs.dates`).
+
+    Examples
+    --------
+    >>> world_event(Dataset("x", {}, as_of="2024-01-01", source="doctest")) is None
+    True
+    """
+    world = (dataset.metadata or {}).get("world")
+    if not world or "knobs" not in world:
+        return None
+    from churnlab.data.synthetic.knobs import make_knobs
+
+    knobs = make_knobs(**world["knobs"])
+    date, _ = knobs.dates(pd.Timestamp(world["start"]), pd.Timestamp(world["end"]))
+    return {"date": pd.Timestamp(date), "segment": knobs.ui_change_segment}

@@ -13,7 +13,8 @@ __all__ = ["plot_churn_over_time", "plot_cohort_matrix", "plot_survival", "plot_
 
 def _errorbar(ax, x, rate, lo, hi, **kw):
     rate, lo, hi = (np.asarray(v, dtype=float) for v in (rate, lo, hi))
-    return ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], fmt="o-", capsize=3, **kw)
+    fmt = "o" if kw.pop("ls", "-") == "none" else "o-"
+    return ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], fmt=fmt, capsize=3, **kw)
 
 
 def plot_churn_over_time(table: pd.DataFrame, ax=None):
