@@ -16,7 +16,7 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.data.synthetic.knobs import MECHANISM_NAMES, Knobs, mechanisms_table
 from churnlab.data.synthetic.spec import CHUNK_SIZE, MONTE_CARLO, WorldSpec
-from churnlab.data.synthetic.world import Env, Treatment, simulate, take_state, tile_state
+from churnlab.data.synthetic.world import Env, FateChain, Treatment, simulate, take_state, tile_state
 from churnlab.errors import AnalysisError, DataSourceError
 
 __all__ = ["Truth", "monte_carlo_churn", "drivers_frame", "MC_ROWS"]
@@ -50,12 +50,15 @@ def monte_carlo_churn(state: dict, day: int, horizon_days: int, n_sims: int, env
     Returns
     -------
     ndarray of float
-        Per customer, the fraction of replicates with at least one cancellation in the window.
+        Per customer, the probability of a first cancellation in the window.
 
     Notes
     -----
-    Replicate ``j`` of customer ``i`` uses the same random numbers whatever the treatment, because
-    every step draws fixed-shape blocks (see :mod:`.world`).
+    Monte Carlo over the paths of the covariates (engagement, satisfaction, usage, tickets,
+    invoices...), closed form over the decision and cancellation given each path
+    (:class:`~.world.FateChain`), averaged over ``n_sims`` paths. Replicate ``j`` of customer ``i``
+    uses the same random numbers whatever the treatment, because every step draws fixed-shape blocks
+    (see :mod:`.world`): treatments compared with the same ``rng_of`` share common random numbers.
     """
     n = state["gid"].size
     if n == 0:
@@ -66,12 +69,12 @@ def monte_carlo_churn(state: dict, day: int, horizon_days: int, n_sims: int, env
     while done < n_sims:
         k = min(per_batch, n_sims - done)
         st = tile_state(state, k)
-        st["churn_day"][:] = -(10**6)
         tr = None
         if treatment is not None:
             tr = Treatment(mult=np.tile(treatment.mult, (1, k)), treated=np.tile(treatment.treated, k))
-        simulate(st, day, day + horizon_days, rng_of(batch), env, None, tr)
-        churned += (st["churn_day"] >= day).reshape(k, n).sum(axis=0)
+        chain = FateChain(st["intent"] & st["alive"])
+        simulate(st, day, day + horizon_days, rng_of(batch), env, None, tr, chain=chain)
+        churned += chain.p_gone.reshape(k, n).sum(axis=0)
         done += k
         batch += 1
     return churned / n_sims

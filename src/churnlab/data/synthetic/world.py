@@ -23,7 +23,7 @@ from churnlab.data.synthetic.population import N_COMPONENTS, USE_PER_SESSION
 
 __all__ = [
     "Env", "Recorder", "Treatment", "step", "simulate", "hazard_components", "MECH_INDEX", "take_state", "tile_state",
-    "concat_states",
+    "concat_states", "FateChain",
 ]
 
 MECH_INDEX = {m: i for i, m in enumerate(MECHANISM_NAMES)}
@@ -39,14 +39,14 @@ WEIGHTS = {
 # Mean of each raw hazard covariate over active customer-days at default knobs (measured on a
 # 20,000-customer world, seed 0), so that each weight above is the mechanism's share.
 NORMS = {
-    "baseline": 1.0, "moved": 1.0, "disengagement": 1.59, "recency": 1.07, "onboarding": 0.053,
+    "baseline": 1.0, "moved": 1.0, "disengagement": 3.04, "recency": 1.81, "onboarding": 0.053,
     "component_stop": 0.75, "price": 1.0, "late_payment": 0.079, "service": 0.057, "dissatisfaction": 0.91,
     "ui_change": 0.063, "competitor": 0.131, "account_sharing": 0.018,
 }
 # Overall scale that turns the knob's monthly churn into the daily hazard actually realised
 # (selection of frail customers lowers the realised rate below the naive one); measured.
-CALIBRATION_B2B, CALIBRATION_B2C = 1.37, 1.17
-INTENT_ABANDON = 0.02  # daily chance a customer who decided to leave changes their mind
+CALIBRATION_B2B, CALIBRATION_B2C = 1.505, 1.38
+INTENT_ABANDON = 0.005  # daily chance a customer who decided to leave changes their mind
 NU, NZ, NMSG = 28, 5, 4
 
 
@@ -152,8 +152,9 @@ def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
 
     Notes
     -----
-    Additive competing risks: ``h_i = base_seg * sum_k w_k * x_ik`` where ``x_ik`` is the covariate of
-    mechanism k (frailty, exp(-engagement), days since last session times the usual session rate,
+    Additive competing risks: ``h_i = base_seg * (w_moved + frailty_i * sum_k w_k * x_ik)`` where
+    ``x_ik`` is the covariate of mechanism k (1 for baseline, exp(-1.6 engagement), (days since last
+    session times the usual session rate)^1.5,
     not-activated during the first 120 days, number of stopped components, price sensitivity times
     relative fee, recent late payments, recent bad tickets, exp(-satisfaction), the UI shock, the
     competitor shock times price sensitivity, account sharing). The cause of a decision is drawn
@@ -161,10 +162,10 @@ def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
     """
     n = st["gid"].size
     X = np.empty((M, n))
-    X[0] = st["frailty"]
+    X[0] = 1.0
     X[1] = 1.0
-    X[2] = np.exp(-st["eng"])
-    X[3] = np.minimum((t - st["last_session"]) * st["rate"] * 0.8, 10.0)
+    X[2] = np.exp(-1.6 * st["eng"])
+    X[3] = np.clip((t - st["last_session"]) * st["rate"] * 0.8, 0.0, 10.0) ** 1.5
     X[4] = (~st["activated"]) & (t - st["sub_start"] < 120)
     X[5] = st["stopped"].sum(axis=0)
     X[6] = st["ps"] * st["fee_norm"]
@@ -175,12 +176,18 @@ def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
     X[11] = (0.98 ** (t - env.comp_day) if t >= env.comp_day else 0.0) * st["ps"]
     X[12] = st["sharer"]
     base = np.where(st["b2b"], env.base_b2b, env.base_b2c)
-    return X * env.weights[:, None] * base[None, :]
+    out = X * env.weights[:, None] * (base * st["frailty"])[None, :]
+    out[1] = env.weights[1] * base  # moving away does not depend on the customer's frailty
+    return out
 
 
 def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | None = None,
-         treat: Treatment | None = None) -> None:
-    """Advance the chunk ``st`` (modified in place) through day ``t`` (0 = the world's start)."""
+         treat: Treatment | None = None, chain: FateChain | None = None) -> None:
+    """Advance the chunk ``st`` (modified in place) through day ``t`` (0 = the world's start).
+
+    With ``chain``, nobody decides, cancels or returns: the covariates evolve and ``chain`` carries
+    each customer's exact probabilities of the fate states along that covariate path instead.
+    """
     n = st["gid"].size
     U = rng.random((NU, n))
     Z = rng.standard_normal((NZ, n))
@@ -235,7 +242,10 @@ def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | N
     _payments(st, t, U, alive, rec)
     _contacts_and_surveys(st, t, U, Z, sat, alive, rec)
     _messages(st, t, rng, wd, sat, alive, rec)
-    _churn(st, t, U, env, alive, rec, treat)
+    if chain is None:
+        _churn(st, t, U, env, alive, rec, treat)
+    else:
+        chain.advance(st, t, env, treat)
 
 
 def _tickets(st, t, U, Z, sat, alive, rec) -> None:
@@ -347,6 +357,49 @@ def _messages(st, t, rng, wd, sat, alive, rec) -> None:
             redeemed=redeemed[idx] if redeemed is not None else np.zeros(idx.size, bool))
 
 
+class FateChain:
+    """Exact probabilities of (deciding, in intent, cancelled) along one simulated covariate path.
+
+    Parameters
+    ----------
+    intent : ndarray of bool
+        Who is in intent (has decided to leave) at the start.
+
+    Notes
+    -----
+    Rao-Blackwellised Monte Carlo: given the path of the covariates, the daily transitions are
+    ``none -> intent`` with probability ``q (1 - m)``, ``none -> cancelled`` with ``q m`` (``moved``
+    leaves at once; ``q = 1 - exp(-h)``, ``m`` its share of ``h``), ``intent -> cancelled`` with
+    ``p_c = ratio / intent_days`` (``ratio``: an offer's effect on the hazard) and ``intent -> none``
+    with :data:`INTENT_ABANDON`. The covariate path itself is simulated with the intent state frozen.
+    """
+
+    def __init__(self, intent: np.ndarray) -> None:
+        self.p_intent = intent.astype(float)
+        self.p_none = 1.0 - self.p_intent
+        self.p_gone = np.zeros(intent.size)
+
+    def advance(self, st: dict, t: int, env: Env, treat: Treatment | None) -> None:
+        """Apply one day's transition probabilities."""
+        comp = hazard_components(st, t, env)
+        p_c = np.full(comp.shape[1], 1.0 / env.knobs.intent_days)
+        if treat is not None:
+            h_ctrl = comp.sum(axis=0)
+            comp = comp * treat.mult
+            h = comp.sum(axis=0)
+            ratio = np.where(treat.treated, h / np.maximum(h_ctrl, 1e-12), 1.0)
+            p_c = np.minimum(p_c * ratio, 1.0)
+        else:
+            h = comp.sum(axis=0)
+        q = -np.expm1(-h)
+        m = comp[MECH_INDEX["moved"]] / np.maximum(h, 1e-300)
+        a = np.minimum(INTENT_ABANDON, 1.0 - p_c)
+        none, intent = self.p_none, self.p_intent
+        self.p_gone = self.p_gone + intent * p_c + none * q * m
+        self.p_intent = intent * (1.0 - p_c - a) + none * q * (1.0 - m)
+        self.p_none = none * (1.0 - q) + intent * a
+
+
 def _churn(st, t, U, env, alive, rec, treat) -> None:
     comp = hazard_components(st, t, env)
     if treat is not None:
@@ -413,10 +466,10 @@ def _churn(st, t, U, env, alive, rec, treat) -> None:
 
 
 def simulate(st: dict, t0: int, t1: int, rng: np.random.Generator, env: Env, rec: Recorder | None = None,
-             treat: Treatment | None = None, bar=None) -> dict:
+             treat: Treatment | None = None, bar=None, chain: FateChain | None = None) -> dict:
     """Run days ``t0 <= t < t1`` on the chunk state ``st`` (in place) and return it."""
     for t in range(t0, t1):
-        step(st, t, rng, env, rec, treat)
+        step(st, t, rng, env, rec, treat, chain)
         if bar is not None:
             bar.update(1)
     return st
