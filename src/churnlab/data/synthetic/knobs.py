@@ -124,11 +124,11 @@ class Knobs:
     intent_days: float = 21.0
     sharer_share: float = 0.02
     dnd_share: float = 0.10
-    discount_effect: float = 0.5
-    bonus_effect: float = 0.1
-    exclusive_effect: float = 0.4
-    backlash_share: float = 0.04
-    backlash_effect: float = 1.0
+    discount_effect: float = 0.9
+    bonus_effect: float = 0.05
+    exclusive_effect: float = 0.8
+    backlash_share: float = 0.03
+    backlash_effect: float = 0.5
     discount_cost: float = 15.0
     bonus_cost: float = 5.0
     exclusive_content_cost: float = 8.0
