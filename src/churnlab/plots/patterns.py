@@ -14,7 +14,13 @@ __all__ = ["plot_churn_over_time", "plot_cohort_matrix", "plot_survival", "plot_
 def _errorbar(ax, x, rate, lo, hi, **kw):
     rate, lo, hi = (np.asarray(v, dtype=float) for v in (rate, lo, hi))
     fmt = "o" if kw.pop("ls", "-") == "none" else "o-"
-    return ax.errorbar(x, rate, yerr=[rate - lo, hi - rate], fmt=fmt, capsize=3, **kw)
+    return ax.errorbar(x, rate, yerr=_err(rate, lo, hi), fmt=fmt, capsize=3, **kw)
+
+
+def _err(rate, lo, hi) -> list[np.ndarray]:
+    """Non-negative error-bar lengths (rounding can put a bound a hair past its estimate)."""
+    rate, lo, hi = (np.asarray(v, dtype=float) for v in (rate, lo, hi))
+    return [np.clip(rate - lo, 0, None), np.clip(hi - rate, 0, None)]
 
 
 def plot_churn_over_time(table: pd.DataFrame, ax=None):
@@ -84,7 +90,7 @@ def plot_exposures(table: pd.DataFrame, ax=None, title: str = "Churn: exposed vs
     y = np.arange(len(table))
     for off, side, color in [(-0.15, "exposed", "#d62728"), (0.15, "unexposed", "#1f77b4")]:
         r, lo, hi = table[f"churn_{side}"], table[f"churn_{side}_lower"], table[f"churn_{side}_upper"]
-        ax.errorbar(r, y + off, xerr=[r - lo, hi - r], fmt="o", capsize=3, color=color, label=side)
+        ax.errorbar(r, y + off, xerr=_err(r, lo, hi), fmt="o", capsize=3, color=color, label=side)
     ax.set_yticks(y, table["exposure"])
     ax.invert_yaxis()
     ax.set(title=title, xlabel="churn rate in the horizon")
