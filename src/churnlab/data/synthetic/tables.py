@@ -264,7 +264,13 @@ def _decode(codes: np.ndarray, vocab: tuple | list) -> pd.Series:
 
 def _ids(gid: np.ndarray, width: int, prefix: str = "c", suffix: np.ndarray | None = None) -> pd.Series:
     """Decode customer ids ``c000123`` (or ``<prefix><number>-<suffix>``) from global customer numbers."""
-    uniq, inv = np.unique(gid, return_inverse=True)
+    gid = np.asarray(gid, np.int64)
+    lo = int(gid.min()) if gid.size else 0
+    hi = int(gid.max()) if gid.size else -1
+    if hi - lo + 1 <= 4 * max(gid.size, 1):
+        uniq, inv = np.arange(lo, hi + 1), gid - lo
+    else:
+        uniq, inv = np.unique(gid, return_inverse=True)
     vocab = [f"{prefix}{g:0{width}d}" for g in uniq.tolist()]
     ids = _decode(inv, vocab)
     if suffix is not None:
@@ -372,7 +378,12 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
 
 
 def _sorted(cols: dict[str, np.ndarray], ts: str) -> dict[str, np.ndarray]:
-    order = np.lexsort((cols[ts], cols["gid"]))
+    t = cols[ts].astype(np.int64)
+    span = int(t.max() - t.min()) // SEC_NS + 1 if t.size else 1
+    if t.size and int(cols["gid"].max()) < (2**62) // span:
+        order = np.argsort(cols["gid"].astype(np.int64) * span + (t - t.min()) // SEC_NS, kind="stable")
+    else:
+        order = np.lexsort((t, cols["gid"]))
     return {k: v[order] for k, v in cols.items()}
 
 
