@@ -84,3 +84,18 @@ def test_risk_list_ranks_by_score_and_keeps_the_top_share(fitted):
 def test_explaining_a_model_without_trees_raises():
     with pytest.raises(ModelError, match="tree contributions"):
         E.explain(M.logistic_baseline(), pd.DataFrame({"a": [1.0]}))
+
+
+def test_reason_codes_give_one_reason_per_signal_not_one_per_window():
+    import pandas as pd
+
+    from churnlab.explain import Explanation, reason_codes
+
+    values = pd.DataFrame({"exports_7d": [0.9], "exports_30d": [0.8], "exports_90d": [0.7],
+                           "days_since_last_session": [0.5], "unresolved_tickets": [0.2]})
+    data = pd.DataFrame({"exports_7d": [3], "exports_30d": [5], "exports_90d": [6],
+                         "days_since_last_session": [24.0], "unresolved_tickets": [2]})
+    keys = pd.DataFrame({"customer_id": ["c1"], "cutoff": [pd.Timestamp("2024-06-01")]})
+    expl = Explanation(values=values, data=data, keys=keys, base_value=-2.0)
+    row = reason_codes(expl).iloc[0]
+    assert row["reasons"] == "3 data exports in the last 7 days; no session for 24 days; 2 unresolved tickets"

@@ -9,6 +9,7 @@ features with the largest positive contributions, worded by
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,6 +180,11 @@ def reason_codes(explanation: Explanation, *, top_n: int = 3, min_contribution: 
     min_contribution : float, default 0
         Only features pushing the log-odds up by more than this count as reasons.
 
+    Notes
+    -----
+    Windows of one signal (``exports_7d``, ``exports_30d``, ``exports_90d``) give one reason, the
+    largest, so three reasons name three different things.
+
     Returns
     -------
     DataFrame
@@ -191,26 +197,43 @@ def reason_codes(explanation: Explanation, *, top_n: int = 3, min_contribution: 
     A customer whose largest positive contribution is recency gets "no session for 24 days" first.
     """
     v = explanation.values.to_numpy(dtype=float)
-    names = np.asarray(explanation.values.columns)
+    names = list(explanation.values.columns)
+    signals = [signal_of(n) for n in names]
     data = explanation.data
-    order = np.argsort(-v, axis=1, kind="stable")[:, :top_n]
+    order = np.argsort(-v, axis=1, kind="stable")
+    picked = []  # per row: up to top_n feature positions, one per signal, largest contribution first
+    for r in range(len(v)):
+        seen: set[str] = set()
+        row: list[int] = []
+        for j in order[r]:
+            if v[r, j] <= min_contribution or len(row) == top_n:
+                break
+            if signals[j] not in seen:
+                seen.add(signals[j])
+                row.append(j)
+        picked.append(row)
     out = explanation.keys.copy().reset_index(drop=True)
-    all_reasons = [[] for _ in range(len(v))]
-    for i in range(min(top_n, v.shape[1])):
-        idx = order[:, i]
-        contrib = v[np.arange(len(v)), idx]
-        keep = contrib > min_contribution
-        feats = names[idx]
-        words = [describe_feature(f, data.iat[r, data.columns.get_loc(f)]) if k else ""
-                 for r, (f, k) in enumerate(zip(feats, keep))]
-        out[f"reason_{i + 1}"] = words
-        out[f"driver_{i + 1}"] = np.where(keep, feats, "")
-        out[f"shap_{i + 1}"] = np.where(keep, contrib, np.nan)
-        for r, w in enumerate(words):
-            if w:
-                all_reasons[r].append(w)
-    out["reasons"] = ["; ".join(r) for r in all_reasons]
+    for i in range(top_n):
+        cols = [row[i] if i < len(row) else -1 for row in picked]
+        out[f"reason_{i + 1}"] = [
+            describe_feature(names[j], data.iat[r, data.columns.get_loc(names[j])]) if j >= 0 else ""
+            for r, j in enumerate(cols)
+        ]
+        out[f"driver_{i + 1}"] = [names[j] if j >= 0 else "" for j in cols]
+        out[f"shap_{i + 1}"] = [v[r, j] if j >= 0 else np.nan for r, j in enumerate(cols)]
+    out["reasons"] = ["; ".join(w for w in ws if w) for ws in zip(*(out[f"reason_{i + 1}"] for i in range(top_n)))]
     return out
+
+
+def signal_of(feature: str) -> str:
+    """Name the signal a feature measures, its window dropped: one reason per signal.
+
+    Examples
+    --------
+    >>> signal_of("exports_30d"), signal_of("days_since_last_session")
+    ('exports', 'days_since_last_session')
+    """
+    return re.sub(r"_\d+d$", "", feature)
 
 
 def risk_list(keys: pd.DataFrame, score: np.ndarray, probability: np.ndarray, reasons: pd.DataFrame | None = None, *,

@@ -22,6 +22,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -203,6 +204,17 @@ def _client_quiet():
     return MlflowClient(tracking_uri=tracking_uri())
 
 
+def metric_name(name: object) -> str:
+    """MLflow-safe metric name: characters MLflow refuses (``+``, ``%``, ``(``, ...) become ``_``.
+
+    Examples
+    --------
+    >>> metric_name("churn_recency_6+ wk")
+    'churn_recency_6_ wk'
+    """
+    return re.sub(r"[^\w\-. :/]", "_", str(name))
+
+
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> dict[str, float]:
     """Log numeric metrics to the current run.
 
@@ -226,7 +238,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> dict[s
     values: dict[str, float] = {}
     for key, value in metrics.items():
         try:
-            values[str(key)] = float(value)
+            values[metric_name(key)] = float(value)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"metric {key!r}: expected a number, got {type(value).__name__}") from exc
     _RECORD["metrics"].update(values)
