@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats as sst
 
 from churnlab.experiment import stats as S
-from churnlab.experiment.analyze import effect, plan_power, srm_check
+from churnlab.experiment.analysis import effect, plan_power, srm_check
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- ab_validity:start -->", "<!-- ab_validity:end -->"
@@ -52,7 +52,7 @@ def simulate_moments(rng, sims, n, base, lift, rho, share_c=0.1, chunk=100):
 
 
 def rejection_rates(pairs, kinds=("absolute", "relative", "cuped")):
-    """Share of simulations rejecting at ALPHA, per kind, through churnlab.experiment.analyze.effect."""
+    """Share of simulations rejecting at ALPHA, per kind, through churnlab.experiment.analysis.effect."""
     rates = {}
     for kind in kinds:
         rej = [effect(t, c, kind=kind, covariates=("x",) if kind == "cuped" else ()).p < ALPHA for t, c in pairs]

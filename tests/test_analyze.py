@@ -1,6 +1,6 @@
 """Per-arm x metric analysis: SRM gate, effects, CUPED, corrections, guardrails, sequential, ROI."""
 
-import importlib
+import importlib.util
 
 import matplotlib
 
@@ -13,10 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from churnlab.errors import AnalysisError, SampleRatioMismatchError
+from churnlab.experiment import analysis as A
 from churnlab.experiment import stats as S
 
-# The package exports the function ``analyze``; the module of the same name is reached through importlib.
-A = importlib.import_module("churnlab.experiment.analyze")
 PLAN = {"none": 0.1, "discount": 0.45, "bonus": 0.45}
 
 
@@ -237,3 +236,10 @@ def test_logrank_needs_two_arms_and_an_event():
         logrank_test(f)
     with pytest.raises(AnalysisError, match="two arms"):
         logrank_test(f.assign(arm="a"))
+
+
+def test_the_package_name_analyze_is_the_function_and_the_module_is_analysis():
+    import churnlab.experiment as E
+
+    assert callable(E.analyze) and E.analyze is A.analyze
+    assert importlib.util.find_spec("churnlab.experiment.analyze") is None

@@ -1,13 +1,13 @@
 """Offer experiments: hash assignment with a holdout, analysis behind an SRM gate, survival, uplift.
 
 Modules: :mod:`~churnlab.experiment.assign` (hash split), :mod:`~churnlab.experiment.stats` (one formula
-per function), :mod:`~churnlab.experiment.analyze` (result objects, per arm x metric analysis),
+per function), :mod:`~churnlab.experiment.analysis` (result objects, per arm x metric analysis),
 :mod:`~churnlab.experiment.survival` (Kaplan-Meier, log-rank), :mod:`~churnlab.experiment.uplift`
 (T-/X-learners, Qini, targeting policy) and :mod:`~churnlab.experiment.campaign` (audience and outcomes
 from a dataset).
 """
 
-from churnlab.experiment.analyze import (
+from churnlab.experiment.analysis import (
     EffectResult,
     ExperimentResult,
     NonInferiorityResult,

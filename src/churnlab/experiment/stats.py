@@ -1,7 +1,7 @@
 """Statistical formulas of the A/B analysis, one quantity per function, from sufficient statistics.
 
 Every function takes sufficient statistics (counts, sums, sums of squares and cross-products) that
-can be added to pool strata, and returns plain numbers. The analysis in :mod:`churnlab.experiment.analyze`
+can be added to pool strata, and returns plain numbers. The analysis in :mod:`churnlab.experiment.analysis`
 wraps them into result objects; this module holds only the formulas and cites each one.
 
 Conventions: ``t`` is the treated arm, ``c`` the control (holdout) arm; an effect is ``t - c``; a
