@@ -9,7 +9,9 @@ from churnlab.experiment.uplift import (
     TLearner,
     XLearner,
     compare_policies,
+    cross_fit_uplift,
     fit_uplift_by_arm,
+    policy_value_dr,
     qini_curve,
     recommend_policy,
     uplift_at_k,
@@ -86,3 +88,56 @@ def test_learners_refuse_a_single_class_or_unfitted_use():
         XLearner(0.9).predict_uplift(frame[["x0"]])
     with pytest.raises(AnalysisError, match="lacks columns"):
         fit_uplift_by_arm(frame, ["nope"], "y", PLAN)
+
+
+def test_cross_fitting_scores_every_customer_out_of_fold_and_keeps_the_allocation_in_each_fold():
+    frame, tau = experiment(n=3000, seed=5)
+    cf = cross_fit_uplift(frame, ["x0", "x1", "x2"], "y", PLAN, n_folds=3, params=FAST)
+    assert not cf.uplift.isna().any().any() and not cf.outcome.isna().any().any()
+    assert list(cf.outcome.columns) == ["offer", "none"]
+    for k in range(3):
+        share = (frame.loc[cf.fold == k, "arm"] == "none").mean()
+        assert share == pytest.approx(0.1, abs=0.01)  # stratified by arm: 1/3 of each arm per fold
+    assert cf.uplift.loc[tau > 0, "offer"].mean() > cf.uplift.loc[tau == 0, "offer"].mean() + 0.05
+    # A customer's own outcome never enters its prediction: flipping fold 0's outcomes leaves fold 0 unchanged.
+    flipped = frame.copy()
+    flipped.loc[cf.fold == 0, "y"] = 1 - flipped.loc[cf.fold == 0, "y"]
+    again = cross_fit_uplift(flipped, ["x0", "x1", "x2"], "y", PLAN, n_folds=3, params=FAST)
+    np.testing.assert_array_equal(again.fold, cf.fold)
+    np.testing.assert_allclose(again.uplift.loc[cf.fold == 0], cf.uplift.loc[cf.fold == 0])
+    with pytest.raises(AnalysisError, match="at least 2 folds"):
+        cross_fit_uplift(frame, ["x0"], "y", PLAN, n_folds=1)
+
+
+def test_doubly_robust_contributions_match_a_hand_computation():
+    test = pd.DataFrame({"arm": ["offer", "none", "offer", "none"], "y": [1.0, 0.0, 0.0, 1.0]})
+    mu = pd.DataFrame({"offer": [0.8, 0.6, 0.5, 0.9], "none": [0.7, 0.5, 0.4, 0.8]})
+    got = policy_value_dr(test, ["offer", "offer", "none", "none"], PLAN, {"offer": 2.0}, 10.0, mu, outcome="y")
+    # Hand: Gamma(a) = 10 mu(a) - cost(a) + 1[arm = a] / e(a) x 10 (y - mu(arm)); contribution Gamma(pi) - Gamma(none).
+    # row 0: (8 - 2 + 10 (1 - 0.8) / 0.9) - 7 = 1.2222...; row 1: (6 - 2) - (5 + 10 (0 - 0.5) / 0.1) = 49
+    # rows 2, 3 follow "none": 0.
+    np.testing.assert_allclose(got, [8 - 2 + 2 / 0.9 - 7, 4 - (5 - 50), 0.0, 0.0])
+
+
+def test_doubly_robust_profit_is_unbiased_with_a_poor_outcome_model_and_tighter_with_a_good_one():
+    test, tau = experiment(n=20000, seed=6)
+    value, cost = 100.0, 8.0
+    policies = {"treat-all": np.full(len(test), "offer"),
+                "uplift": recommend_policy(pd.DataFrame({"offer": tau}), {"offer": cost}, value).to_numpy()}
+    base = 0.6 + 0.1 * np.tanh(test["x1"].to_numpy())
+    good = pd.DataFrame({"offer": base + tau, "none": base})
+    poor = pd.DataFrame({"offer": np.full(len(test), 0.5), "none": np.full(len(test), 0.5)})
+    kw = dict(outcome="y", n_boot=200)
+    ipw = compare_policies(test, policies, PLAN, {"offer": cost}, value, **kw).summary.set_index("policy")
+    dr_good = compare_policies(test, policies, PLAN, {"offer": cost}, value, outcome_model=good,
+                               **kw).summary.set_index("policy")
+    dr_poor = compare_policies(test, policies, PLAN, {"offer": cost}, value, outcome_model=poor,
+                               **kw).summary.set_index("policy")
+    # True gain of the uplift policy over treat-all: 4 per customer x 20,000 = 80,000 (see the test above).
+    for res in (dr_good, dr_poor):
+        assert res.loc["uplift", "gain_lower"] < 80_000 < res.loc["uplift", "gain_upper"]
+    width = {k: r.loc["uplift", "gain_upper"] - r.loc["uplift", "gain_lower"]
+             for k, r in (("ipw", ipw), ("good", dr_good))}
+    # The true outcome model leaves only the Bernoulli noise of y in the weighted term (IPW also weighs the
+    # mean outcome by 1/e): measured width ratio 0.61 at this seed; asserted below 0.75.
+    assert width["good"] < 0.75 * width["ipw"]
