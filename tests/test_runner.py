@@ -286,3 +286,19 @@ def test_the_tiny_spec_runs_the_data_overview_notebook_on_the_sample_shop(projec
     assert (metrics["customers"], metrics["tables"], metrics["rows"]) == (6.0, 3.0, 25.0)
     assert metrics["churn_rate"] == 0.5 and metrics["n_problems"] == 0.0
     assert record.headline() == {"customers": 6.0, "churn_rate": 0.5, "n_problems": 0.0}
+
+
+@pytest.mark.slow
+def test_when_the_orchestrator_itself_breaks_no_mlflow_run_is_left_running(project, logging_notebook, monkeypatch):
+    import churnlab.runner as runner
+
+    def broken_render(*args, **kwargs):
+        raise OSError("disk full while writing the report")
+
+    monkeypatch.setattr(runner, "render_notebook", broken_render)
+    spec = _spec(project, "name: breaks\ndata: {source: files, config: data/samples/shop.yaml}\nnotebooks: [notebooks/logging.ipynb]\n")
+    with pytest.raises(OSError, match="disk full"):
+        runner.run(spec)
+    client = _mlflow_client()
+    runs = client.search_runs([client.get_experiment_by_name("breaks").experiment_id])
+    assert runs and {r.info.status for r in runs} == {"FAILED"}

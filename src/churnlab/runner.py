@@ -344,6 +344,7 @@ def run_spec(spec: Spec, *, progress: Progress | None = None, runs_root: Path | 
         "CHURNLAB_HOME": str(project_root()),
         "PYTHONHASHSEED": "0",
     }
+    current_child: str | None = None  # the child run not yet terminated, if any
     try:
         for i, nb in enumerate(spec.notebooks):
             entry = record.notebooks[i]
@@ -355,7 +356,7 @@ def run_spec(spec: Spec, *, progress: Progress | None = None, runs_root: Path | 
                 run_name=f"{folder.name}/{entry.name}",
                 tags={**common_tags, "mlflow.parentRunId": parent_id, "mlflow.source.name": str(nb.path)},
             )
-            child_id = child.info.run_id
+            child_id = current_child = child.info.run_id
             _log_params(client, child_id, entry.parameters)
             executed = folder / f"{entry.name}.ipynb"
             entry = replace(entry, status="RUNNING", run_id=child_id, executed=executed.name)
@@ -405,6 +406,7 @@ def run_spec(spec: Spec, *, progress: Progress | None = None, runs_root: Path | 
                     parent_id, metrics=[Metric(f"{entry.name}.{k}", v, stamp, 0) for k, v in metrics.items()]
                 )
             client.set_terminated(child_id, entry.status)
+            current_child = None
             write_record(record)
             shown = ", ".join(f"{k}={v:.4g}" for k, v in list(metrics.items())[:4])
             if error:
@@ -413,20 +415,27 @@ def run_spec(spec: Spec, *, progress: Progress | None = None, runs_root: Path | 
             else:
                 log(f"[{i + 1}/{len(spec.notebooks)}] {entry.name}: ok in {seconds:.1f} s {shown}")
     except KeyboardInterrupt:
-        status = "KILLED"
-        for entry in record.notebooks:
-            if entry.status == "RUNNING" and entry.run_id:
-                client.set_terminated(entry.run_id, "KILLED")
-        _finish(client, record, status, log)
+        _abort(client, record, current_child, "KILLED", log)
+        raise
+    except Exception as exc:  # the orchestrator itself broke (rendering, store): never leave a run RUNNING
+        log(f"run {record.name}: the orchestrator failed: {type(exc).__name__}: {exc}")
+        _abort(client, record, current_child, "FAILED", log)
         raise
     return _finish(client, record, status, log)
 
 
-def _finish(client, record: RunRecord, status: str, log: _Log) -> RunRecord:
+def _abort(client, record: RunRecord, child_id: str | None, status: str, log: _Log) -> RunRecord:
+    """Mark the unfinished child run (if any) and the parent ``status`` (KILLED or FAILED)."""
+    if child_id is not None:
+        client.set_terminated(child_id, status)
+    return _finish(client, record, status, log, running_as=status)
+
+
+def _finish(client, record: RunRecord, status: str, log: _Log, *, running_as: str = "KILLED") -> RunRecord:
     record = replace(record, status=status, finished=_now())
     record = replace(
         record,
-        notebooks=tuple(replace(nb, status="KILLED") if nb.status == "RUNNING" else nb for nb in record.notebooks),
+        notebooks=tuple(replace(nb, status=running_as) if nb.status == "RUNNING" else nb for nb in record.notebooks),
     )
     path = write_record(record)
     client.log_artifact(record.parent_run_id, str(path))
