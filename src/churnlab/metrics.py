@@ -454,10 +454,10 @@ def kaplan_meier(durations, observed, alpha: float = 0.05) -> pd.DataFrame:
         raise AnalysisError("kaplan_meier: no durations")
     if np.isnan(t).any() or (t < 0).any():
         raise AnalysisError("kaplan_meier: durations must be non-negative and not missing")
-    times = np.unique(t)
-    events = np.array([np.sum((t == u) & e) for u in times])
-    censored = np.array([np.sum((t == u) & ~e) for u in times])
-    at_risk = np.array([np.sum(t >= u) for u in times])
+    times, inv = np.unique(t, return_inverse=True)
+    events = np.bincount(inv, weights=e, minlength=len(times)).astype(int)
+    censored = np.bincount(inv, weights=~e, minlength=len(times)).astype(int)
+    at_risk = t.size - np.concatenate([[0], np.cumsum(events + censored)[:-1]])
     factor = 1.0 - events / at_risk
     surv = np.cumprod(factor)
     with np.errstate(divide="ignore", invalid="ignore"):
