@@ -40,12 +40,15 @@ __all__ = [
     "non_inferiority_test",
     "sequential_test",
     "sequential_looks",
+    "sequential_logrank",
     "roi",
 ]
 
 # OPINIONS.md, "Alpha" and "SRM threshold".
 DEFAULT_ALPHA = 0.05
 DEFAULT_SRM_ALPHA = 0.001
+# OPINIONS.md, "Sequential test": mixture scale of the mSPRT on the log hazard ratio (hazard ratios ~0.8-1.2).
+DEFAULT_LOGRANK_TAU2 = 0.2**2
 KINDS = ("absolute", "relative", "cuped")
 
 
@@ -1143,6 +1146,95 @@ def sequential_looks(
         est.append(r.estimate)
         se.append(r.se)
     return sequential_test(nt, nc, est, se, tau2=tau2, alpha=alpha)
+
+
+def sequential_logrank(
+    outcomes: pd.DataFrame,
+    arm: str,
+    *,
+    look_days: Sequence[float],
+    tau2: float = DEFAULT_LOGRANK_TAU2,
+    duration_col: str = "duration",
+    event_col: str = "event",
+    arm_col: str = "arm",
+    control: str = HOLDOUT,
+    alpha: float = DEFAULT_ALPHA,
+) -> SequentialResult:
+    """Peek at a running campaign: the log-rank test at each look day, naive and always valid.
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        ``arm_col, duration_col, event_col``, one row per customer: days from the campaign to churn, or to the
+        end of follow-up when ``event`` is False (from :func:`churnlab.experiment.campaign.campaign_outcomes`).
+    arm : str
+        Offer arm compared with ``control``.
+    look_days : sequence of float
+        Days after the campaign at which the analyst looks (e.g. weekly: 7, 14, ..., 91); none may exceed the
+        follow-up.
+    tau2 : float
+        Mixture variance of the mSPRT on the log hazard ratio scale (OPINIONS.md "Sequential test").
+    duration_col, event_col, arm_col, control : str
+        Column names and holdout arm.
+    alpha : float
+        Level.
+
+    Returns
+    -------
+    SequentialResult
+        Looks with ``day``; ``estimate`` is ``U / V`` (the one-step log hazard ratio of treated vs holdout,
+        negative when the offer lowers churn), ``se = 1 / sqrt(V)``; ``naive_p`` is the log-rank p-value as if
+        the look were the only one, ``always_valid_p`` the mSPRT p-value that may be checked at every look.
+
+    Raises
+    ------
+    AnalysisError
+        When a column is missing, an arm has no customer, a look lies beyond the follow-up, or no churn has
+        happened by the first look (no information).
+
+    Notes
+    -----
+    At look day ``s`` every customer is censored at ``s``; ``U(s), V(s)`` are the cumulative sums of
+    :func:`churnlab.experiment.stats.logrank_increments` over event times up to ``s``.
+
+    References
+    ----------
+    .. [1] Tsiatis AA (1982) Repeated significance testing for a general class of statistics used in censored
+       survival analysis. JASA 77(380).
+    .. [2] Johari R, Koomen P, Pekelis L, Walsh D (2017) Peeking at A/B Tests. KDD 2017, eq. (7).
+    """
+    _require(outcomes, [arm_col, duration_col, event_col], "columns")
+    part = outcomes.loc[outcomes[arm_col].isin([arm, control])]
+    is_t = (part[arm_col] == arm).to_numpy()
+    for name, mask in ((arm, is_t), (control, ~is_t)):
+        if not mask.any():
+            raise AnalysisError(f"arm {name!r} has no customer: no sequential test")
+    days = np.asarray(look_days, dtype=float)
+    time = part[duration_col].to_numpy(dtype=float)
+    event = part[event_col].to_numpy(dtype=bool)
+    follow = float(time[~event].max()) if (~event).any() else float(time.max())
+    if (days > follow).any():
+        raise AnalysisError(f"looks after day {follow:g} lie beyond the follow-up")
+    times = np.unique(time[event])
+    idx = np.searchsorted(times, time)
+    n_t = np.bincount(idx[is_t], minlength=len(times) + 1)
+    n_c = np.bincount(idx[~is_t], minlength=len(times) + 1)
+    # customers at risk just before each event time: those whose duration is at least that time
+    at_t = is_t.sum() - np.concatenate([[0], np.cumsum(n_t)[:-1]])[: len(times)]
+    at_c = (~is_t).sum() - np.concatenate([[0], np.cumsum(n_c)[:-1]])[: len(times)]
+    d_t = np.bincount(idx[is_t & event], minlength=len(times))[: len(times)]
+    d_c = np.bincount(idx[~is_t & event], minlength=len(times))[: len(times)]
+    u, v = S.logrank_increments(at_t, at_c, d_t, d_c)
+    upto = np.searchsorted(times, days, side="right")
+    U = np.concatenate([[0.0], np.cumsum(u)])[upto]
+    V = np.concatenate([[0.0], np.cumsum(v)])[upto]
+    if not V[0] > 0:
+        raise AnalysisError(f"no churn by day {days[0]:g}: the first look has no information")
+    res = sequential_test(np.full(len(days), is_t.sum()), np.full(len(days), (~is_t).sum()), U / V,
+                          1 / np.sqrt(V), tau2=tau2, alpha=alpha)
+    looks = res.looks
+    looks.insert(1, "day", days)
+    return SequentialResult(looks, res.tau2, alpha)
 
 
 def roi(
