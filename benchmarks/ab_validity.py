@@ -3,7 +3,7 @@
 Vectorised simulations (numpy) through churnlab's own formulas and result objects; writes its section of
 benchmarks/RESULTS.md between ``<!-- ab_validity:start -->`` and ``<!-- ab_validity:end -->``.
 
-Usage: ``python benchmarks/ab_validity.py [--sims 2000] [--world-customers 20000] [--quick]``.
+Usage: ``python benchmarks/ab_validity.py [--sims 2000] [--world-customers 20000] [--folds 5] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats as sst
 
 from churnlab.experiment import stats as S
-from churnlab.experiment.analysis import effect, plan_power, srm_check
+from churnlab.experiment.analysis import DEFAULT_LOGRANK_TAU2, effect, plan_power, srm_check
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- ab_validity:start -->", "<!-- ab_validity:end -->"
@@ -106,6 +106,30 @@ def peeking(rng, sims, n, looks=10, tau2=0.02**2):
     return naive_any / sims, seq_any / sims, final_only / sims
 
 
+def peeking_logrank(rng, sims, n, horizon=91, every=7, daily_hazard=0.004, tau2=DEFAULT_LOGRANK_TAU2):
+    """A/A campaigns with churn in whole days, looked at every ``every`` days: naive log-rank vs mSPRT.
+
+    The same computation as :func:`churnlab.experiment.analysis.sequential_logrank`, on per-day counts.
+    """
+    looks = np.arange(every, horizon + 1, every)
+    naive_any, seq_any = 0, 0
+    for _ in range(sims):
+        arm_t = rng.random(n) >= 0.1
+        t = np.ceil(rng.exponential(1 / daily_hazard, n))
+        churn = t <= horizon
+        d_t = np.bincount(t[churn & arm_t].astype(int), minlength=horizon + 1)[1:]
+        d_c = np.bincount(t[churn & ~arm_t].astype(int), minlength=horizon + 1)[1:]
+        at_t = arm_t.sum() - np.concatenate([[0], np.cumsum(d_t)[:-1]])
+        at_c = (~arm_t).sum() - np.concatenate([[0], np.cumsum(d_c)[:-1]])
+        u, v = S.logrank_increments(at_t, at_c, d_t, d_c)
+        U, V = np.cumsum(u)[looks - 1], np.cumsum(v)[looks - 1]
+        naive = S.p_value_from_z(U / np.sqrt(V))
+        avp = S.always_valid_p(S.msprt_likelihood_ratio(U / V, 1 / V, tau2))
+        naive_any += bool((naive < ALPHA).any())
+        seq_any += bool((avp < ALPHA).any())
+    return naive_any / sims, seq_any / sims, len(looks)
+
+
 def _potential_probabilities(dataset, truth, customers, campaign_date, horizon, seed):
     """Per customer, the world's retention probability under each offer and under no offer."""
     from churnlab.config import OFFERS
@@ -121,7 +145,7 @@ def _potential_probabilities(dataset, truth, customers, campaign_date, horizon, 
     return probs, {k: float(v) for k, v in ct.costs.items()}
 
 
-def world_checks(n_customers, reps, seed=0, horizon=90):
+def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5):
     """Coverage of the world's true average effect and the uplift policy's profit (needs run_campaign)."""
     import churnlab.data.synthetic as syn
 
@@ -130,7 +154,7 @@ def world_checks(n_customers, reps, seed=0, horizon=90):
     from churnlab.config import OFFERS
     from churnlab.experiment.assign import assign
     from churnlab.experiment.campaign import at_risk_audience, campaign_outcomes, pre_period_covariates
-    from churnlab.experiment.uplift import compare_policies, fit_uplift_by_arm, recommend_policy
+    from churnlab.experiment.uplift import compare_policies, cross_fit_uplift, fit_uplift_by_arm, recommend_policy
 
     dataset, truth = syn.generate(n_customers, seed=seed)
     t = pd.Timestamp(dataset.as_of)
@@ -153,7 +177,8 @@ def world_checks(n_customers, reps, seed=0, horizon=90):
             total += 1
     out = {"coverage": covered / total, "coverage_reps": reps, "coverage_arms": f"{len(arms)} arms, "
            f"{len(ids):,} customers, true effects " + ", ".join(f"{a} {v:+.3f}" for a, v in true_ate.items())}
-    # Uplift policy on one real campaign: train on half, evaluate on the other half (IPW, bootstrap CI).
+    # Uplift policy on one real campaign, evaluated two ways: the first version (learners trained on one half,
+    # IPW on the other half) and the current one (cross-fitted over all customers, doubly robust).
     assignment = assign(audience, "policy", arms, 0.1)
     offers = assignment.rename(columns={"arm": "offer"})[["customer_id", "offer"]]
     after, _ = syn.run_campaign(dataset, truth, offers, campaign_date=t, horizon_days=horizon, seed=seed)
@@ -163,30 +188,60 @@ def world_checks(n_customers, reps, seed=0, horizon=90):
     table["monthly_fee"] = table["monthly_fee"].fillna(table["monthly_fee"].median())
     feats = ["pre_sessions_30", "pre_sessions_90", "pre_paid_90", "tenure_days", "monthly_fee", "risk_score"]
     metric = f"retained_{horizon}"
+    planned = assignment.attrs["planned_shares"]
+    pos = {cid: i for i, cid in enumerate(ids)}
+    value_all = table["monthly_fee"].to_numpy() * horizon / 30
+    best = max(arms, key=lambda a: true_ate[a] * float(np.median(value_all)) - costs[a])
+
+    def policies_for(frame, uplift):
+        value = frame["monthly_fee"].to_numpy() * horizon / 30
+        return value, {"uplift policy": recommend_policy(uplift, costs, value).to_numpy(),
+                       "treat-all": np.full(len(frame), best, dtype=object),
+                       "treat-by-risk": np.where(frame["risk_decile"] >= 6, best, "none"),
+                       "treat-none": np.full(len(frame), "none", dtype=object)}
+
+    def true_profit(frame, pol, value):
+        idx = frame["customer_id"].map(pos).to_numpy()
+        return sum(float(((probs[a][idx] - probs["none"][idx]) * value - costs.get(a, 0.0))[pol == a].sum())
+                   for a in arms) / len(frame) * len(ids)
+
     half = np.random.default_rng(seed + 1).random(len(table)) < 0.5
     train, test = table[~half], table[half].reset_index(drop=True)
-    planned = assignment.attrs["planned_shares"]
     learners = fit_uplift_by_arm(train, feats, metric, planned, random_state=seed)
     uplift = pd.DataFrame({a: m.predict_uplift(test[feats].to_numpy(dtype=float)) for a, m in learners.items()})
-    value = test["monthly_fee"].to_numpy() * horizon / 30
-    best = max(arms, key=lambda a: true_ate[a] * float(np.median(value)) - costs[a])
-    policies = {"uplift policy": recommend_policy(uplift, costs, value).to_numpy(),
-                "treat-all": np.full(len(test), best, dtype=object),
-                "treat-by-risk": np.where(test["risk_decile"] >= 6, best, "none"),
-                "treat-none": np.full(len(test), "none", dtype=object)}
-    comp = compare_policies(test, policies, planned, costs, value, outcome=metric, n_audience=len(ids),
-                            baseline="treat-all", seed=seed).summary.set_index("policy")
-    pos = {cid: i for i, cid in enumerate(ids)}
+    value, pols = policies_for(test, uplift)
+    split = compare_policies(test, pols, planned, costs, value, outcome=metric, n_audience=len(ids),
+                             baseline="treat-all", seed=seed).summary.set_index("policy")
+    split_truth = {k: true_profit(test, p, value) for k, p in pols.items()}
+
+    t_cf = time.perf_counter()
+    full = table.reset_index(drop=True)
+    cross = cross_fit_uplift(full, feats, metric, planned, n_folds=n_folds, random_state=seed)
+    t_cf = time.perf_counter() - t_cf
+    value, pols = policies_for(full, cross.uplift)
+    kw = dict(outcome=metric, n_audience=len(ids), baseline="treat-all", seed=seed)
+    cf_ipw = compare_policies(full, pols, planned, costs, value, **kw).summary.set_index("policy")
+    cf_dr = compare_policies(full, pols, planned, costs, value, outcome_model=cross.outcome,
+                             **kw).summary.set_index("policy")
+    cf_truth = {k: true_profit(full, p, value) for k, p in pols.items()}
     rows = []
-    for name, pol in policies.items():
-        idx = test["customer_id"].map(pos).to_numpy()
-        true_profit = sum(float(((probs[a][idx] - probs["none"][idx]) * value - costs.get(a, 0.0))[pol == a].sum())
-                          for a in arms) / len(test) * len(ids)
-        rows.append(f"| policy '{name}' (treat-all = {best}): IPW profit over treat-none | "
-                    f"{comp.loc[name, 'profit']:.0f} [{comp.loc[name, 'profit_lower']:.0f}, "
-                    f"{comp.loc[name, 'profit_upper']:.0f}] | world's true profit {true_profit:.0f} | — |")
-    out.update(policy_rows=rows, gain=comp.loc["uplift policy", "gain_vs_baseline"],
-               gain_lower=comp.loc["uplift policy", "gain_lower"], gain_upper=comp.loc["uplift policy", "gain_upper"])
+    for name in pols:
+        rows.append(f"| policy '{name}' (treat-all = {best}), cross-fitted {n_folds} folds, doubly robust profit over "
+                    f"treat-none (IPW: {cf_ipw.loc[name, 'profit']:,.0f}) | {cf_dr.loc[name, 'profit']:,.0f} "
+                    f"[{cf_dr.loc[name, 'profit_lower']:,.0f}, {cf_dr.loc[name, 'profit_upper']:,.0f}] | world's "
+                    f"true profit {cf_truth[name]:,.0f} | — |")
+    gains = {
+        "held-out half, IPW (first version)": (split, split_truth),
+        f"cross-fitted {n_folds} folds, IPW": (cf_ipw, cf_truth),
+        f"cross-fitted {n_folds} folds, doubly robust": (cf_dr, cf_truth),
+    }
+    gain_rows = []
+    for label, (comp, tru) in gains.items():
+        g = comp.loc["uplift policy"]
+        gain_rows.append((label, g["gain_vs_baseline"], g["gain_lower"], g["gain_upper"],
+                          tru["uplift policy"] - tru["treat-all"]))
+    out.update(policy_rows=rows, gain_rows=gain_rows, audience=len(ids), cross_fit_seconds=t_cf,
+               share_treated=float(cf_dr.loc["uplift policy", "share_treated"]))
     return out
 
 
@@ -219,6 +274,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20_000)
     ap.add_argument("--world-customers", type=int, default=20_000)
     ap.add_argument("--coverage-reps", type=int, default=2000)
+    ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -229,9 +285,10 @@ def main() -> None:
     t_aa = time.perf_counter() - t0
     flagged, false_alarm = srm_detection(rng, min(args.sims, 1000))
     naive_any, seq_any, final_only = peeking(rng, args.sims, args.n)
+    lr_naive, lr_seq, lr_looks = peeking_logrank(rng, args.sims, args.n)
     pband = S.binomial_band(args.sims, ALPHA, 0.99)
     t1 = time.perf_counter()
-    world = world_checks(args.world_customers, args.coverage_reps, args.seed)
+    world = world_checks(args.world_customers, args.coverage_reps, args.seed, n_folds=args.folds)
     t_world = time.perf_counter() - t1
 
     def ok(flag: bool) -> str:
@@ -241,7 +298,9 @@ def main() -> None:
     lines = [
         f"Machine: {machine()}",
         f"Simulations: {args.sims} per check, n = {args.n:,} at 10/90 (holdout/treated), base retention 70%, "
-        f"seed {args.seed}; {t_aa:.0f} s for A/A + power, {t_world:.0f} s for the world checks.",
+        f"seed {args.seed}; {t_aa:.0f} s for A/A + power, {t_world:.0f} s for the world checks "
+        f"({args.world_customers:,}-customer world"
+        + (f", cross-fitting {world['cross_fit_seconds']:.0f} s" if "cross_fit_seconds" in world else "") + ").",
         "",
         "| check | measured | target | verdict |",
         "|---|---|---|---|",
@@ -263,6 +322,10 @@ def main() -> None:
         f"| A/A, naive z-test at the final look only | {final_only:.2%} | 5% | "
         f"{ok(pband[0] <= final_only <= pband[1])} |",
         f"| A/A, always-valid mSPRT (tau = 0.02) at 10 looks | {seq_any:.2%} | ≤ 5% | {ok(seq_any <= pband[1])} |",
+        f"| A/A campaign, naive log-rank at {lr_looks} weekly looks (any look; churn 0.4%/day, 91 days) | "
+        f"{lr_naive:.1%} | inflated above 5% | {ok(lr_naive > pband[1])} |",
+        f"| A/A campaign, always-valid log-rank mSPRT (tau = {DEFAULT_LOGRANK_TAU2 ** 0.5:g} on log HR) at "
+        f"{lr_looks} weekly looks | {lr_seq:.2%} | ≤ 5% | {ok(lr_seq <= pband[1])} |",
     ]
     if "skipped" in world:
         lines.append(f"| synthetic-world checks | skipped | — | {world['skipped']} |")
@@ -272,9 +335,10 @@ def main() -> None:
                      f"{world['coverage_arms']}) | {cov:.2%} | 95% ± 1.5% | {ok(abs(cov - 0.95) <= 0.015)} |")
         for row in world["policy_rows"]:
             lines.append(row)
-        lines.append(f"| uplift policy profit minus treat-all (95% bootstrap CI) | {world['gain']:.0f} "
-                     f"[{world['gain_lower']:.0f}, {world['gain_upper']:.0f}] | > 0 with CI | "
-                     f"{ok(world['gain_lower'] > 0)} |")
+        for label, g, lo, hi, tru in world["gain_rows"]:
+            lines.append(f"| uplift policy profit minus treat-all, {label} (95% paired bootstrap CI; "
+                         f"{world['audience']:,} customers) | {g:,.0f} [{lo:,.0f}, {hi:,.0f}] | > 0 with CI "
+                         f"(world's true difference {tru:,.0f}) | {ok(lo > 0)} |")
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

@@ -21,7 +21,7 @@ def test_notebook_03_is_committed_without_outputs_and_has_a_parameters_cell():
             assert not cell.outputs and cell.execution_count is None
             assert "def " not in cell.source and "class " not in cell.source
     for name in ("data_dir", "seed", "holdout_share", "arms", "campaign_days", "risk_list", "target_share",
-                 "alpha", "srm_alpha"):
+                 "alpha", "srm_alpha", "look_every_days", "n_folds"):
         assert f"\n{name}" in "\n" + nb.cells[2].source
 
 
@@ -41,3 +41,5 @@ def test_notebook_03_analyses_a_campaign_on_a_tiny_world(project, tmp_path):
     assert "Finding:" in text
     assert "uplift policy" in text
     assert "SRM check passed" in text
+    assert "the always-valid test" in text  # the peeking section's finding
+    assert "doubly robust" in text  # the policy comparison is cross-fitted and doubly robust

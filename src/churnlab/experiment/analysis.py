@@ -478,6 +478,19 @@ class SequentialResult(Result):
         """The looks table."""
         return self.looks.copy()
 
+    def _when(self, look: int | None) -> str:
+        if look is None:
+            return "never"
+        row = self.looks.loc[self.looks["look"] == look].iloc[0]
+        return f"at look {look}" + (f" (day {row['day']:g})" if "day" in self.looks.columns else "")
+
+    def message(self) -> str:
+        """Return one sentence: when the naive and the always-valid tests first reject, and the final p-values."""
+        last = self.looks.iloc[-1]
+        return (f"over {len(self.looks)} looks the naive test at each look rejects {self._when(self.naive_rejected_at)}"
+                f" and the always-valid test {self._when(self.rejected_at)}; at the last look naive p = "
+                f"{last['naive_p']:.3g}, always-valid p = {last['always_valid_p']:.3g} (alpha {self.alpha})")
+
     def _headline(self) -> str:
         return f"{len(self.looks)} looks, rejected_at={self.rejected_at}, naive_rejected_at={self.naive_rejected_at}"
 

@@ -86,13 +86,14 @@ def plot_non_inferiority(summary: pd.DataFrame, ax=None):
 
 
 def plot_sequential(looks: pd.DataFrame, alpha: float = 0.05, ax=None):
-    """Naive and always-valid p-values by look (``look, naive_p, always_valid_p``)."""
+    """Naive and always-valid p-values by look (``look [, day], naive_p, always_valid_p``); x is the day when given."""
     ax = new_axes(ax)
-    ax.plot(looks["look"], looks["naive_p"], marker="o", label="naive z-test at each look")
-    ax.plot(looks["look"], looks["always_valid_p"], marker="s", label="always-valid (mSPRT)")
+    x = looks["day"] if "day" in looks.columns else looks["look"]
+    ax.plot(x, looks["naive_p"], marker="o", label="naive test at each look")
+    ax.plot(x, looks["always_valid_p"], marker="s", label="always-valid (mSPRT)")
     ax.axhline(alpha, color="grey", ls="--", lw=0.8)
     ax.set_yscale("log")
-    ax.set_xlabel("look")
+    ax.set_xlabel("day after the campaign" if "day" in looks.columns else "look")
     ax.set_ylabel("p-value")
     ax.set_title("Peeking: naive vs always-valid p-values")
     ax.legend()
