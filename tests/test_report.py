@@ -141,3 +141,20 @@ def test_the_index_lists_runs_newest_first_with_status_metrics_and_links(tmp_pat
     assert page.index("demo_b") < page.index("demo_a")
     assert 'href="demo_a/00_overview.html"' in page and "churn_rate=0.3" in page
     assert "<script" not in page
+
+
+def test_the_report_drops_library_warnings_but_keeps_tracebacks():
+    import nbformat
+
+    from churnlab.report import without_stderr
+
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="TqdmWarning: IProgress not found"),
+        nbformat.v4.new_output("stream", name="stdout", text="42 customers"),
+        nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=["ValueError: boom"]),
+    ]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    kept = [o.output_type for o in without_stderr(nb).cells[0].outputs]
+    assert kept == ["stream", "error"] and without_stderr(nb).cells[0].outputs[0].name == "stdout"
+    assert len(nb.cells[0].outputs) == 3  # the executed notebook itself is untouched

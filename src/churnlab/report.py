@@ -9,6 +9,7 @@ names the failing cell, shows its source and the error, and keeps the traceback 
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import os
@@ -168,6 +169,20 @@ def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None
     )
 
 
+def without_stderr(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy of ``nb`` without stderr streams (library warnings, progress bars).
+
+    A reader of the report needs findings, not ``TqdmWarning``; errors are ``error`` outputs, not
+    stderr streams, so a failing cell still shows its traceback.
+    """
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            outputs = cell.get("outputs", [])
+            cell.outputs = [o for o in outputs if not (o.output_type == "stream" and o.name == "stderr")]
+    return nb
+
+
 def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, notebook: NotebookRecord) -> Path:
     """Render an executed notebook to one self-contained HTML file with code hidden and a run header.
 
@@ -187,7 +202,7 @@ def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, no
     """
     from nbconvert import HTMLExporter
 
-    nb = nbformat.read(str(executed), as_version=4)
+    nb = without_stderr(nbformat.read(str(executed), as_version=4))
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True)
     exporter.exclude_output_prompt = True
     resources_ = {"metadata": {"name": f"{run.spec_name} · {notebook.name}"}}
