@@ -69,19 +69,30 @@ def cdnow() -> list[dict]:
     from lifetimes import BetaGeoFitter
     from lifetimes.utils import summary_data_from_transaction_data
 
-    t0 = time.perf_counter()
     ev = ds["events"]
     ev = ev[ev["timestamp"] <= cutoff]
-    summ = summary_data_from_transaction_data(ev, "customer_id", "timestamp", observation_period_end=cutoff, freq="D")
-    bgf = BetaGeoFitter(penalizer_coef=0.0).fit(summ["frequency"], summ["recency"], summ["T"])
-    # P(X(t) = 0 | history) = P(dead) + P(alive) * exp-like term; Lifetimes gives it via probability_of_n_purchases
-    p0 = bgf.conditional_probability_of_n_purchases_up_to_time(0, 92, summ["frequency"], summ["recency"], summ["T"])
-    score = pd.Series(np.asarray(p0, dtype=float), index=summ.index.astype(str))
     y = pd.Series(td.y, index=td.keys["customer_id"].astype(str))
-    auc = roc_auc_score(y, score.reindex(y.index).fillna(score.mean()))
-    rows.append({"dataset": "cdnow", "model": "BG/NBD P(no purchase in 92 d)", "roc_auc": auc, "target": np.nan,
-                 "seconds": time.perf_counter() - t0})
-    print(rows[-1], flush=True)
+    # Days, and weeks as in Fader, Hardie & Lee's own CDNOW analysis; the unit changes the fitted
+    # heterogeneity (t_x and T are discretised), so both are reported.
+    for freq, per_day in (("D", 1.0), ("W", 1 / 7)):
+        t0 = time.perf_counter()
+        summ = summary_data_from_transaction_data(ev, "customer_id", "timestamp", observation_period_end=cutoff,
+                                                  freq=freq)
+        bgf = BetaGeoFitter(penalizer_coef=0.0).fit(summ["frequency"], summ["recency"], summ["T"])
+        # P(no purchase in (T, T+t] | x, t_x, T) = 1 - P(alive) * (1 - ((alpha+T)/(alpha+T+t))^(r+x)): an alive
+        # customer's rate is Gamma(r+x, alpha+T) a posteriori and BG/NBD drops out only right after a purchase,
+        # so an alive customer makes no purchase in t with probability E[exp(-lambda t)] (Fader, Hardie & Lee
+        # 2005, eq. 10 and section 4).
+        r, alpha = bgf.params_["r"], bgf.params_["alpha"]
+        t = 92 * per_day
+        p_alive = bgf.conditional_probability_alive(summ["frequency"], summ["recency"], summ["T"])
+        p0 = 1 - p_alive * (1 - ((alpha + summ["T"]) / (alpha + summ["T"] + t)) ** (r + summ["frequency"]))
+        score = pd.Series(np.asarray(p0, dtype=float), index=summ.index.astype(str))
+        auc = roc_auc_score(y, score.reindex(y.index).fillna(score.mean()))
+        unit = "days" if freq == "D" else "weeks"
+        rows.append({"dataset": "cdnow", "model": f"BG/NBD P(no purchase in 92 d), fit in {unit}", "roc_auc": auc,
+                     "target": np.nan, "seconds": time.perf_counter() - t0})
+        print(rows[-1], {k: round(float(v), 3) for k, v in bgf.params_.items()}, flush=True)
     return rows
 
 
@@ -143,8 +154,11 @@ def main() -> None:
         syn, top = synthetic(args.n_customers)
         rows += syn
         notes.append(f"Synthetic world: top SHAP features of the default model: {top}.")
-    notes.append("XGBoost = `ChurnXGBClassifier()` defaults (depth chosen among 1/3/5 on an inner validation fold, "
-                 "early stopping, eta 0.03); no hand tuning per dataset.")
+    notes.append("XGBoost = `ChurnXGBClassifier()` defaults: depth among 1/3/5 and the number of trees chosen by "
+                 "3-fold CV inside each outer training fold (early stopping, eta 0.03), then refit; no hand tuning "
+                 "per dataset. Logistic = `logistic_baseline()`: scaled raw numbers plus log1p of non-negative "
+                 "numbers, one-hot categories. CDNOW rows are 5-fold stratified CV on the 23,570 customers at the "
+                 "1997-09-30 cutoff except BG/NBD (unsupervised, fit on the history before the cutoff).")
     write(pd.DataFrame(rows), notes)
     print(RESULTS.read_text())
 

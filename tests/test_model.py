@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,12 +102,45 @@ def test_estimators_store_params_unchanged_and_learn_attributes_ending_in_unders
     assert list(est.feature_names_in_) == list(X.columns) and est.categories_ == {"plan": ["basic", "pro"]}
 
 
-def test_unseen_categories_at_scoring_become_missing_not_errors():
+def test_unseen_categories_at_scoring_become_missing_without_warnings():
     X, y = toy(300)
     m = M.ChurnXGBClassifier(max_depth=2, n_estimators=50).fit(X, y)
     X2 = X.head(5).copy()
-    X2["plan"] = pd.Series(["enterprise"] * 5, dtype="string")
-    assert np.isfinite(m.predict_proba(X2)).all()
+    X2["plan"] = pd.Series(["enterprise", None, "pro", "enterprise", "basic"], dtype="string")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas deprecates Categorical(values not in categories)
+        encoded = m._encode(X2)
+        p = m.predict_proba(X2)
+    assert encoded["plan"].isna().tolist() == [True, True, False, True, False]
+    assert np.isfinite(p).all()
+    # an unseen category scores exactly like a missing one
+    missing = X2.assign(plan=pd.Series([None] * 5, dtype="string"))
+    np.testing.assert_allclose(p[0], m.predict_proba(missing)[0])
+
+
+def test_xgboost_picks_depth_and_trees_by_inner_cross_validation():
+    X, y = toy(600)
+    m = M.ChurnXGBClassifier(n_estimators=300, learning_rate=0.1).fit(X, y)
+    assert set(m.depth_scores_) == set(M.ChurnXGBClassifier.AUTO_DEPTHS)
+    assert m.max_depth_ == min(m.depth_scores_, key=m.depth_scores_.get)
+    assert m.validation_log_loss_ == m.depth_scores_[m.max_depth_]
+    assert 1 <= m.n_trees_ == m.booster_.num_boosted_rounds() <= 300
+    single = M.ChurnXGBClassifier(n_estimators=300, learning_rate=0.1, tuning_folds=None).fit(X, y)
+    assert single.n_trees_ >= 1
+    grouped = M.ChurnXGBClassifier(max_depth=2, n_estimators=50).fit(X, y, groups=np.arange(600) // 3)
+    assert grouped.n_trees_ >= 1
+    with pytest.raises(ModelError, match="tuning_folds"):
+        M.ChurnXGBClassifier(tuning_folds=1).fit(X, y)
+
+
+def test_logistic_adds_logs_of_non_negative_counts_only():
+    X, y = toy(400)
+    lr = M.logistic_baseline().fit(X.assign(flag=(X["noise"] > 0).astype(float)), y)
+    # noise can be negative and flag has two values: neither is logged
+    assert lr.log_columns_ == ["days_since_last_session", "sessions_30d"]
+    scored = X.head(3).assign(flag=1.0, sessions_30d=[-1.0, 0.0, 2.0])  # a negative count at scoring is clipped
+    assert np.isfinite(lr.predict_proba(scored)).all()
+    assert M.logistic_baseline(log_counts=False).fit(X, y).log_columns_ == []
 
 
 def test_signal_rule_orders_by_recency_and_learns_the_direction():
@@ -157,3 +193,33 @@ def test_compare_models_reports_every_model_on_every_window():
     auc = cmp.metric("roc_auc")["validation"]
     assert auc["prior"] == 0.5 and auc["xgboost"] > auc["prior"] + 0.15
     assert "ModelComparison" in repr(cmp) and "<table" in cmp._repr_html_()
+
+
+def test_log_model_registers_a_model_that_loads_back_and_scores_identically(project, monkeypatch):
+    mlflow = pytest.importorskip("mlflow")
+    from churnlab import tracking
+
+    X, y = toy(300)
+    m = M.ChurnXGBClassifier(max_depth=2, n_estimators=30).fit(X, y)
+    assert M.log_model(m, X) is None  # no run: nothing logged
+    run = tracking.client().create_run(tracking.experiment_id("models"))
+    monkeypatch.setenv("MLFLOW_RUN_ID", run.info.run_id)
+    seen: list[str] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logging.getLogger("mlflow").addHandler(handler)
+    try:
+        uri = M.log_model(m, X, registered_model_name="churn-test")
+    finally:
+        logging.getLogger("mlflow").removeHandler(handler)
+        mlflow.end_run()
+    assert uri.startswith("models:/")
+    assert not [w for w in seen if "input example" in w], seen  # the example validates as a serving input
+    expected = m.predict_proba(X.head(20))
+    by_run = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X.head(20))
+    np.testing.assert_allclose(np.asarray(by_run), expected, rtol=1e-6)
+    registered = mlflow.sklearn.load_model("models:/churn-test/1")
+    assert isinstance(registered, M.ChurnXGBClassifier)
+    np.testing.assert_array_equal(registered.predict_proba(X.head(20)), expected)
+    inputs = {c.name: c.type.name for c in mlflow.models.get_model_info(uri).signature.inputs.inputs}
+    assert inputs["plan"] == "string" and inputs["sessions_30d"] == "double"

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from churnlab import config as C
@@ -262,7 +262,7 @@ def _check_columns(X: pd.DataFrame, expected: Sequence[str], where: str) -> pd.D
 
 
 class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
-    """XGBoost churn classifier with early stopping on a validation fold and native categories.
+    """XGBoost churn classifier: depth and number of trees chosen by inner cross-validation, native categories.
 
     Parameters
     ----------
@@ -270,17 +270,24 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         Upper bound on trees; early stopping picks the number.
     learning_rate : float, default 0.03
     max_depth : int or "auto", default "auto"
-        ``"auto"`` tries depths :attr:`AUTO_DEPTHS` on the validation fold and keeps the one with the
-        lowest early-stopped log loss (the "small tuning"; depth 1 = an additive model).
+        ``"auto"`` tries depths :attr:`AUTO_DEPTHS` and keeps the one with the lowest early-stopped
+        log loss averaged over the tuning folds (the "small tuning"; depth 1 = an additive model).
     min_child_weight : float, default 5
     subsample, colsample_bytree : float, default 0.8
     reg_lambda : float, default 5.0
     early_stopping_rounds : int, default 50
+    tuning_folds : int or None, default 3
+        Folds of the training rows (stratified; whole customers per fold when ``groups`` are given)
+        on which each depth is early-stopped; the depth with the lowest mean validation log loss wins
+        and the final model is refit on all rows with the mean early-stopped number of trees. Nested
+        inside an outer CV this keeps the outer estimate honest. ``None`` uses one split of
+        ``validation_fraction`` instead (3× faster, noisier: OPINIONS.md, "XGBoost defaults").
     validation_fraction : float, default 0.2
-        Share of training rows (whole customers when ``groups`` are given) held out for early
-        stopping when no ``eval_set`` is passed.
+        Share of training rows held out for early stopping when ``tuning_folds`` is None and no
+        ``eval_set`` is passed.
     refit : bool, default True
-        Refit on all rows with the early-stopped number of trees.
+        Refit on all rows with the early-stopped number of trees; False keeps the first tuning fold's
+        early-stopped model.
     n_jobs : int, default 1
         Threads; FIELD_NOTES: more threads ran slower on a shared 2-core machine.
     device : str, default "cpu"
@@ -297,7 +304,9 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
     max_depth_ : int
         The depth used.
     depth_scores_ : dict of int to float
-        Validation log loss of each depth tried.
+        Mean validation log loss of each depth tried.
+    validation_log_loss_ : float
+        That of the chosen depth.
     classes_ : ndarray
 
     Notes
@@ -308,8 +317,9 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_estimators: int = 1000, learning_rate: float = 0.03, max_depth: int | str = "auto",
                  min_child_weight: float = 5.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
-                 reg_lambda: float = 5.0, early_stopping_rounds: int = 50, validation_fraction: float = 0.2,
-                 refit: bool = True, n_jobs: int = 1, device: str = "cpu", random_state: int | None = 0):
+                 reg_lambda: float = 5.0, early_stopping_rounds: int = 50, tuning_folds: int | None = 3,
+                 validation_fraction: float = 0.2, refit: bool = True, n_jobs: int = 1, device: str = "cpu",
+                 random_state: int | None = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -318,6 +328,7 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.early_stopping_rounds = early_stopping_rounds
+        self.tuning_folds = tuning_folds
         self.validation_fraction = validation_fraction
         self.refit = refit
         self.n_jobs = n_jobs
@@ -328,13 +339,34 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         out = pd.DataFrame(index=X.index)
         for c in self.feature_names_in_:
             if c in self.categories_:
-                out[c] = pd.Categorical(X[c].astype("object").where(X[c].notna(), None),
-                                        categories=self.categories_[c])
+                # codes of unseen categories (and of missing values) are -1: missing, like in training
+                categories = pd.Index(self.categories_[c], dtype="object")
+                codes = categories.get_indexer(X[c].astype("string").astype("object").where(X[c].notna(), None))
+                out[c] = pd.Categorical.from_codes(codes, categories=categories)
             else:
                 out[c] = pd.to_numeric(X[c], errors="coerce").astype("float64")
         return out
 
     AUTO_DEPTHS = (1, 3, 5)
+
+    def _tuning_splits(self, y: np.ndarray, groups, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(train, validation) row indices: ``tuning_folds`` folds, or one split of ``validation_fraction``."""
+        folds = self.tuning_folds
+        if folds is not None and (not isinstance(folds, (int, np.integer)) or folds < 2):
+            raise ModelError(f"ChurnXGBClassifier: tuning_folds {folds!r}; expected an int >= 2 or None")
+        if groups is not None:
+            groups = np.asarray(groups)
+            if len(groups) != len(y):
+                raise ModelError(f"ChurnXGBClassifier.fit: groups has {len(groups)} values, y has {len(y)}")
+            if folds is None:
+                return [next(GroupShuffleSplit(n_splits=1, test_size=self.validation_fraction,
+                                               random_state=seed).split(y, y, groups))]
+            return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(y, y, groups))
+        if folds is None:
+            idx = np.arange(len(y))
+            tr, va = train_test_split(idx, test_size=self.validation_fraction, stratify=y, random_state=seed)
+            return [(tr, va)]
+        return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(y, y))
 
     def _xgb(self, n_estimators: int, early: bool, max_depth: int):
         import xgboost as xgb
@@ -349,7 +381,7 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def fit(self, X: pd.DataFrame, y, *, groups=None, eval_set: tuple[pd.DataFrame, np.ndarray] | None = None):
-        """Fit with early stopping on ``eval_set`` or a held-out validation fold; return self.
+        """Choose depth and trees on the tuning folds (or ``eval_set``), refit; return self.
 
         Parameters
         ----------
@@ -360,7 +392,8 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         groups : array, optional
             Customer of each row: the validation fold holds whole customers.
         eval_set : (DataFrame, array), optional
-            Explicit validation data (e.g. a later cutoff) instead of a random fold.
+            Explicit validation data (e.g. a later cutoff) instead of the tuning folds; with ``refit``
+            the final model is trained on X and the validation rows together.
 
         Raises
         ------
@@ -377,39 +410,41 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         Xe = self._encode(X)
         seed = self.random_state if self.random_state is not None else 0
-        if eval_set is not None:
-            Xtr, ytr = Xe, y
-            Xva = self._encode(_check_columns(_check_X(eval_set[0], where="fit(eval_set)"), self.feature_names_in_,
-                                              "ChurnXGBClassifier.fit(eval_set)"))
-            yva = _check_y(eval_set[1])
-        elif groups is not None:
-            tr, va = next(GroupShuffleSplit(n_splits=1, test_size=self.validation_fraction, random_state=seed).split(
-                Xe, y, groups))
-            Xtr, ytr, Xva, yva = Xe.iloc[tr], y[tr], Xe.iloc[va], y[va]
-        else:
-            Xtr, Xva, ytr, yva = train_test_split(Xe, y, test_size=self.validation_fraction, stratify=y,
-                                                  random_state=seed)
         if isinstance(self.max_depth, str):
             if self.max_depth != "auto":
                 raise ModelError(f"ChurnXGBClassifier: max_depth {self.max_depth!r}; expected an int or 'auto'")
             depths = self.AUTO_DEPTHS
         else:
             depths = (int(self.max_depth),)
-        fits = {d: self._xgb(self.n_estimators, early=True, max_depth=d).fit(Xtr, ytr, eval_set=[(Xva, yva)],
-                                                                             verbose=False) for d in depths}
-        self.depth_scores_ = {d: float(m.best_score) for d, m in fits.items()}
-        self.max_depth_ = min(self.depth_scores_, key=lambda d: (self.depth_scores_[d], d))
-        early = fits[self.max_depth_]
-        self.n_trees_ = int(early.best_iteration) + 1
-        self.validation_log_loss_ = float(early.best_score)
-        if self.refit and eval_set is None:
-            final = self._xgb(self.n_trees_, early=False, max_depth=self.max_depth_).fit(Xe, y, verbose=False)
-        elif self.refit:
-            both_X = pd.concat([Xtr, Xva], ignore_index=True)
-            final = self._xgb(self.n_trees_, early=False, max_depth=self.max_depth_).fit(
-                both_X, np.concatenate([ytr, yva]), verbose=False)
+        if eval_set is not None:
+            Xva = self._encode(_check_columns(_check_X(eval_set[0], where="fit(eval_set)"), self.feature_names_in_,
+                                              "ChurnXGBClassifier.fit(eval_set)"))
+            yva = _check_y(eval_set[1])
+            splits = [(Xe, y, Xva, yva)]
         else:
-            final = early
+            splits = [(Xe.iloc[tr], y[tr], Xe.iloc[va], y[va]) for tr, va in self._tuning_splits(y, groups, seed)]
+        scores: dict[int, list[float]] = {d: [] for d in depths}
+        trees: dict[int, list[int]] = {d: [] for d in depths}
+        first: dict[int, object] = {}
+        for Xtr, ytr, Xva_, yva_ in splits:
+            for d in depths:
+                m = self._xgb(self.n_estimators, early=True, max_depth=d).fit(Xtr, ytr, eval_set=[(Xva_, yva_)],
+                                                                             verbose=False)
+                scores[d].append(float(m.best_score))
+                trees[d].append(int(m.best_iteration) + 1)
+                first.setdefault(d, m)
+        self.depth_scores_ = {d: float(np.mean(v)) for d, v in scores.items()}
+        self.max_depth_ = min(self.depth_scores_, key=lambda d: (self.depth_scores_[d], d))
+        self.n_trees_ = max(1, round(float(np.mean(trees[self.max_depth_]))))
+        self.validation_log_loss_ = self.depth_scores_[self.max_depth_]
+        if not self.refit:
+            final = first[self.max_depth_]
+            self.n_trees_ = int(final.best_iteration) + 1
+        elif eval_set is None:
+            final = self._xgb(self.n_trees_, early=False, max_depth=self.max_depth_).fit(Xe, y, verbose=False)
+        else:
+            final = self._xgb(self.n_trees_, early=False, max_depth=self.max_depth_).fit(
+                pd.concat([Xe, splits[0][2]], ignore_index=True), np.concatenate([y, splits[0][3]]), verbose=False)
         self.model_ = final
         self.booster_ = final.get_booster()
         return self
@@ -523,26 +558,50 @@ class SignalRule(ClassifierMixin, BaseEstimator):
 
 
 class _FrameLogistic(ClassifierMixin, BaseEstimator):
-    """Logistic regression on named features: impute + scale numbers, one-hot categories."""
+    """Logistic regression on named features: impute + scale numbers (and their logs), one-hot categories.
 
-    def __init__(self, C: float = 1.0, max_iter: int = 2000):
+    Parameters
+    ----------
+    C : float, default 1.0
+        Inverse L2 penalty.
+    max_iter : int, default 2000
+    log_counts : bool, default True
+        Also give the model ``log1p`` of every numeric column that is non-negative in training and has
+        more than two values (counts, amounts, days): skewed counts act on churn roughly by orders of
+        magnitude; both the raw and the logged column enter, so the model chooses (OPINIONS.md,
+        "Logistic baseline").
+
+    Attributes
+    ----------
+    pipeline_ : Pipeline
+    log_columns_ : list of str
+        Columns that also enter as ``log1p`` (negative values at scoring are clipped to 0 first).
+    """
+
+    def __init__(self, C: float = 1.0, max_iter: int = 2000, log_counts: bool = True):
         self.C = C
         self.max_iter = max_iter
+        self.log_counts = log_counts
 
     def fit(self, X: pd.DataFrame, y):
         X = _check_X(X, where="logistic.fit")
         y = _check_y(y)
         cats = _categorical_columns(X)
         nums = [c for c in X.columns if c not in cats]
+        frame = self._frame(X)
+        self.log_columns_ = [c for c in nums if self.log_counts and frame[c].notna().any()
+                             and frame[c].min() >= 0 and frame[c].nunique() > 2]
         pre = ColumnTransformer([
             ("num", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()), nums),
+            ("log", make_pipeline(SimpleImputer(strategy="median"), FunctionTransformer(_log1p_clipped),
+                                  StandardScaler()), self.log_columns_),
             ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"),
                                   OneHotEncoder(handle_unknown="ignore")), cats),
         ])
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.pipeline_ = Pipeline([("prep", pre), ("lr", LogisticRegression(C=self.C, max_iter=self.max_iter))])
-        self.pipeline_.fit(self._frame(X), y)
+        self.pipeline_.fit(frame, y)
         self.classes_ = np.array([0, 1])
         return self
 
@@ -564,9 +623,14 @@ class _FrameLogistic(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def logistic_baseline(C: float = 1.0) -> _FrameLogistic:
-    """Logistic regression with median imputation, scaling and one-hot categories."""
-    return _FrameLogistic(C=C)
+def _log1p_clipped(x):
+    """``log1p`` of values clipped at 0 (a column non-negative in training may not be at scoring)."""
+    return np.log1p(np.clip(np.asarray(x, dtype=float), 0, None))
+
+
+def logistic_baseline(C: float = 1.0, *, log_counts: bool = True) -> _FrameLogistic:
+    """Logistic regression with median imputation, scaling, ``log1p`` of counts and one-hot categories."""
+    return _FrameLogistic(C=C, log_counts=log_counts)
 
 
 class _PriorOnFrames(DummyClassifier):
@@ -921,10 +985,17 @@ def cross_validated_auc(make_model, X: pd.DataFrame, y, folds) -> pd.DataFrame:
 #: Packages a served model needs (passed to MLflow so it does not spend ~2 s inferring them).
 PIP_REQUIREMENTS = ("xgboost>=3.0", "pandas>=2.2", "numpy>=2.0", "scikit-learn>=1.6")
 
+#: Types in a fitted ChurnXGBClassifier that MLflow's skops serialisation must be told to trust.
+_TRUSTED_TYPES = ("churnlab.model.ChurnXGBClassifier", "xgboost.core.Booster", "xgboost.sklearn.XGBClassifier")
+
 
 def log_model(model: ChurnXGBClassifier, X_example: pd.DataFrame, *,
               registered_model_name: str | None = "churnlab-churn", name: str = "model") -> str | None:
-    """Log the XGBoost booster to the active churnlab run with signature and input example, and register it.
+    """Log the fitted churn model to the active churnlab run with signature and input example, and register it.
+
+    The estimator itself is logged (MLflow's scikit-learn flavour), so the served model takes the raw
+    feature frame, category columns as strings, and encodes it exactly as in training; its pyfunc
+    ``predict`` returns :meth:`ChurnXGBClassifier.predict_proba` (columns stay, churn).
 
     Parameters
     ----------
@@ -935,12 +1006,18 @@ def log_model(model: ChurnXGBClassifier, X_example: pd.DataFrame, *,
     registered_model_name : str, optional
         Model-registry name; ``None`` logs without registering.
     name : str, default "model"
-        Name of the logged model.
+        Name of the logged model (``runs:/<run id>/<name>`` loads it).
 
     Returns
     -------
     str or None
         The model URI (``models:/<id>``), or None when there is no run (nothing is logged).
+
+    Notes
+    -----
+    Loading needs ``churnlab`` importable (``mlflow.sklearn.load_model`` gives the estimator back,
+    ``mlflow.pyfunc.load_model`` a scorer). The booster alone (MLflow's XGBoost flavour) cannot score
+    string categories: its input example failed MLflow's serving validation.
     """
     from churnlab import tracking
 
@@ -951,18 +1028,31 @@ def log_model(model: ChurnXGBClassifier, X_example: pd.DataFrame, *,
     from mlflow.models import infer_signature
 
     check_is_fitted(model, "booster_")
-    example = model._encode(_check_columns(_check_X(X_example, where="log_model"), model.feature_names_in_,
-                                           "log_model")).head(5)
-    for c in model.categories_:
-        example[c] = example[c].astype("object").astype("string")
-    signature = infer_signature(example, model.predict_proba(X_example.head(5))[:, 1])
+    example = _mlflow_example(model, X_example)
+    signature = infer_signature(example, model.predict_proba(example))
     mlflow.set_tracking_uri(tracking.tracking_uri())
     active = mlflow.active_run()
     if active is None or active.info.run_id != run_id:
         # Resume the notebook's run in this process and leave it open: the orchestrator owns its status
         # (FIELD_NOTES: the kernel's exit ends it; the runner marks failures itself).
         mlflow.start_run(run_id=run_id)
-    info = mlflow.xgboost.log_model(model.booster_, name=name, signature=signature, input_example=example,
-                                    pip_requirements=list(PIP_REQUIREMENTS),
-                                    registered_model_name=registered_model_name, model_format="ubj")
+    info = mlflow.sklearn.log_model(model, name=name, signature=signature, input_example=example,
+                                    pip_requirements=list(PIP_REQUIREMENTS), pyfunc_predict_fn="predict_proba",
+                                    skops_trusted_types=list(_TRUSTED_TYPES),
+                                    registered_model_name=registered_model_name)
     return info.model_uri
+
+
+def _mlflow_example(model: ChurnXGBClassifier, X: pd.DataFrame) -> pd.DataFrame:
+    """First 5 rows in the model's column order: categories as plain strings, numbers as floats.
+
+    Numbers become float64 because a feature that is whole today may be missing tomorrow (MLflow warns
+    about integer columns in a signature for that reason); the model converts them to float anyway.
+    """
+    example = _check_columns(_check_X(X, where="log_model"), model.feature_names_in_, "log_model").head(5).copy()
+    for c in example.columns:
+        if c in model.categories_:
+            example[c] = example[c].astype("object").where(example[c].notna(), None)
+        elif not pd.api.types.is_bool_dtype(example[c]):
+            example[c] = pd.to_numeric(example[c], errors="coerce").astype("float64")
+    return example.reset_index(drop=True)
