@@ -43,3 +43,4 @@ def test_notebook_03_analyses_a_campaign_on_a_tiny_world(project, tmp_path):
     assert "SRM check passed" in text
     assert "the always-valid test" in text  # the peeking section's finding
     assert "doubly robust" in text  # the policy comparison is cross-fitted and doubly robust
+    assert "churned customers; the holdout reactivates at" in text  # win-back effects against the holdout
