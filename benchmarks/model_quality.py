@@ -93,6 +93,24 @@ def cdnow() -> list[dict]:
         rows.append({"dataset": "cdnow", "model": f"BG/NBD P(no purchase in 92 d), fit in {unit}", "roc_auc": auc,
                      "target": np.nan, "seconds": time.perf_counter() - t0})
         print(rows[-1], {k: round(float(v), 3) for k, v in bgf.params_.items()}, flush=True)
+        if freq == "D":
+            # 1 - P(alive) is the wrong score (FIELD_NOTES: 0.33): P(alive) = 1 without a repeat purchase.
+            alive = pd.Series(np.asarray(p_alive, dtype=float), index=summ.index.astype(str)).reindex(y.index)
+            rows.append({"dataset": "cdnow", "model": "BG/NBD 1 − P(alive), fit in days (wrong score)",
+                         "roc_auc": roc_auc_score(y, 1 - alive.fillna(alive.mean())), "target": np.nan,
+                         "seconds": np.nan})
+            # FIELD_NOTES' reference recipe: logistic on log1p of Lifetimes' (x, t_x, T) and the mean amount.
+            t0 = time.perf_counter()
+            ids = ev["customer_id"].astype(str)
+            rfm = np.log1p(pd.DataFrame({
+                "frequency": summ["frequency"].to_numpy(), "recency": summ["recency"].to_numpy(),
+                "T": summ["T"].to_numpy(),
+                "mean_amount": ev.groupby(ids)["amount"].mean().reindex(summ.index.astype(str)).to_numpy(),
+            }, index=summ.index.astype(str)).reindex(y.index))
+            auc = M.cross_validated_auc(lambda: M.logistic_baseline(log_counts=False), rfm, td.y, folds)
+            rows.append({"dataset": "cdnow", "model": "logistic on log RFM (Lifetimes summary, FIELD_NOTES recipe)",
+                         "roc_auc": auc["roc_auc"].mean(), "target": np.nan, "seconds": time.perf_counter() - t0})
+            print(rows[-2], rows[-1], flush=True)
     return rows
 
 
