@@ -11,6 +11,7 @@ import argparse
 import os
 import platform
 import re
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +34,21 @@ def machine() -> str:
     load = os.getloadavg()
     return (f"{platform.node()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores · "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · threads: XGBoost n_jobs=1 · "
-            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} · {code_version()}")
+
+
+def code_version() -> str:
+    """Commit measured, and the source files that differed from it (other work in progress)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return "commit unknown"
+    changed = [line[3:] for line in dirty if line.strip()]
+    return f"commit {head}" + (f" plus uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def snapshot_cv(dataset, name: str, target: float) -> list[dict]:
