@@ -6,7 +6,6 @@ whether churn was observed (``event``). Both estimators work on counts per disti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,76 +14,9 @@ from scipy import stats as _st
 
 from churnlab.errors import AnalysisError
 from churnlab.experiment.results import Result
+from churnlab.metrics import kaplan_meier
 
 __all__ = ["kaplan_meier", "km_by_arm", "LogRankResult", "logrank_test"]
-
-
-def kaplan_meier(durations: Sequence[float], events: Sequence[bool], alpha: float = 0.05) -> pd.DataFrame:
-    """Return the Kaplan-Meier survival curve with Greenwood log-log confidence band.
-
-    Parameters
-    ----------
-    durations : array-like
-        Time to churn or censoring per customer (e.g. days since the campaign).
-    events : array-like of bool
-        True when churn was observed at ``duration``; False when censored.
-    alpha : float
-        Level of the pointwise band.
-
-    Returns
-    -------
-    DataFrame
-        One row per distinct time (starting at 0): ``time, at_risk, events, censored, survival, ci_lower, ci_upper``.
-
-    Raises
-    ------
-    AnalysisError
-        When there is no customer or a duration is negative or missing.
-
-    Notes
-    -----
-    ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)``; Greenwood ``Var(log S) = sum d_i / (n_i (n_i - d_i))`` with the
-    log(-log) transform for the band.
-
-    References
-    ----------
-    .. [1] Kaplan EL, Meier P (1958) Nonparametric Estimation from Incomplete Observations. JASA 53.
-    .. [2] Greenwood M (1926) The natural duration of cancer. Reports on Public Health 33.
-
-    Examples
-    --------
-    >>> km = kaplan_meier([1, 2, 2, 3, 4], [True, True, False, True, False])
-    >>> km["survival"].round(4).tolist()
-    [1.0, 0.8, 0.6, 0.3, 0.3]
-    """
-    t = np.asarray(durations, dtype=float)
-    e = np.asarray(events, dtype=bool)
-    if len(t) == 0:
-        raise AnalysisError("Kaplan-Meier needs at least one customer")
-    if np.isnan(t).any() or (t < 0).any():
-        raise AnalysisError("durations must be non-negative and present")
-    times, inv = np.unique(t, return_inverse=True)
-    d = np.bincount(inv, weights=e, minlength=len(times))
-    c = np.bincount(inv, weights=~e, minlength=len(times))
-    leaving = d + c
-    at_risk = len(t) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(1 - d / at_risk)
-        gw = np.cumsum(np.where(at_risk > d, d / (at_risk * (at_risk - d)), 0.0))
-        z = _st.norm.ppf(1 - alpha / 2)
-        loglog = np.log(-np.log(surv))
-        se = np.sqrt(gw) / np.abs(np.log(surv))
-        lo = np.exp(-np.exp(loglog + z * se))
-        hi = np.exp(-np.exp(loglog - z * se))
-    lo = np.where(np.isfinite(lo), lo, surv)
-    hi = np.where(np.isfinite(hi), hi, surv)
-    out = pd.DataFrame({"time": times, "at_risk": at_risk.astype(int), "events": d.astype(int),
-                        "censored": c.astype(int), "survival": surv, "ci_lower": lo, "ci_upper": hi})
-    if times[0] > 0:
-        first = pd.DataFrame({"time": [0.0], "at_risk": [len(t)], "events": [0], "censored": [0],
-                              "survival": [1.0], "ci_lower": [1.0], "ci_upper": [1.0]})
-        out = pd.concat([first, out], ignore_index=True)
-    return out
 
 
 def km_by_arm(
