@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats as _st
 
 from churnlab.errors import AnalysisError
+from churnlab.intervals import two_proportion_z_test
 
 __all__ = [
     "Moments",
@@ -186,7 +187,8 @@ def two_proportion_z(x_t: float, n_t: float, x_c: float, n_c: float) -> float:
     p = (x_t + x_c) / (n_t + n_c)
     if p <= 0 or p >= 1:
         raise AnalysisError("identical outcomes everywhere: a proportion test has no variance")
-    return float((x_t / n_t - x_c / n_c) / np.sqrt(p * (1 - p) * (1 / n_t + 1 / n_c)))
+    z, _ = two_proportion_z_test(x_t, n_t, x_c, n_c)
+    return float(z)
 
 
 def absolute_effect(
