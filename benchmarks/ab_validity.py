@@ -195,7 +195,7 @@ def policy_coverage(full, pols, outcome_model, planned, costs, value, metric, ar
                              coverage_treat_all=v[:, 4].mean())
     z = sst.norm.ppf(1 - ALPHA / 2) + sst.norm.ppf(0.8)
     rerand = summary["re-randomised"]
-    return {"coverage_reps": reps, "true_gain": true_gain, "coverage_by_mode": summary,
+    return {"policy_reps": reps, "true_gain": true_gain, "coverage_by_mode": summary,
             "fixed_offset": expected["gain_vs_baseline"] - true_gain, "gain_se_floor": floor,
             "audience_for_power": {k: n_audience * (z * se / true_gain) ** 2 if true_gain > 0 else float("inf")
                                    for k, se in (("floor", floor), ("measured", rerand["se"]))}}
@@ -402,11 +402,11 @@ def main() -> None:
                          f"(world's true difference {tru:,.0f}; inside the CI: {'yes' if lo <= tru <= hi else 'NO'}) | "
                          f"{ok(lo > 0)} |")
         q = world["value_quantiles"]
-        tg, reps = world["true_gain"], world["coverage_reps"]
+        tg, reps = world["true_gain"], world["policy_reps"]
         for mode, m in world["coverage_by_mode"].items():
             what = ("assignment re-randomised (fresh salt) and outcomes redrawn: what the interval claims"
                     if mode == "re-randomised" else "realised assignment kept, outcomes redrawn (the earlier check: "
-                    f"conditional on one assignment, whose exact offset E[estimate | assignment] - truth is "
+                    f"conditional on one assignment, whose exact offset E[estimate given the assignment] - truth is "
                     f"{world['fixed_offset']:+,.0f})")
             target = "95% ± 3.1 points (99% binomial band)" if mode == "re-randomised" else "not a target"
             verdict = ok(abs(m["coverage"] - 0.95) <= 0.031) if mode == "re-randomised" else "—"
