@@ -116,7 +116,8 @@ def test_message_payment_contact_survey_and_customer_features_match_by_hand(feat
     assert a["unsubscribed"] == 1.0
     assert np.isnan(b["email_open_rate_30d"]) and b["unsubscribed"] == 0.0
     assert b["late_payments_90d"] == 1.0
-    assert a["days_since_last_contact"] == 10.0 and a["reached_contacts_90d"] == 1.0
+    # only reached contacts count: the call of 03-22 was not reached, the one of 02-01 was (59 days before 04-01)
+    assert a["days_since_last_contact"] == 59.0 and a["reached_contacts_90d"] == 1.0
     assert b["days_since_last_contact"] == b["tenure_days"] == 59.0  # never contacted: days since signup
     assert a["last_nps"] == 3.0 and np.isnan(b["last_nps"])
     assert a["tenure_days"] == 90.0 and a["plan"] == "pro" and b["segment"] == "B2C" and b["monthly_fee"] == 10.0

@@ -39,6 +39,12 @@ CATEGORICAL_FEATURES = ("plan", "segment", "region", "channel")
 
 _DAY = 86400.0
 
+#: A ticket resolved after more than this many hours is slow; a CSAT at or below LOW_CSAT is low.
+#: With "not solved at first contact" they define a bad support experience (``bad_tickets_90d``).
+SLOW_TICKET_HOURS, LOW_CSAT = 24.0, 2.0
+#: Onboarding: a customer is activated when the activation stage follows signup within this many days.
+ACTIVATION_DAYS = 14
+
 #: Feature name -> plain-word template formatted with ``value`` (reason codes, risk rules).
 #: Windowed count templates exist for every window; the defaults (7, 30, 90) are listed.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
@@ -48,6 +54,9 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "sessions_30d": "{value:.0f} sessions in the last 30 days",
     "sessions_90d": "{value:.0f} sessions in the last 90 days",
     "session_trend_30d": "{value:+.0f} sessions vs the previous 30 days",
+    "session_ratio_7d_90d": "last week's sessions at {value:.0%} of the 90-day pace",
+    "recency_vs_rhythm": "{value:.1f} usual sessions missed since the last one",
+    "sessions_30d_vs_segment": "{value:.1f}x the segment's typical sessions in 30 days",
     # events: purchases (non-contractual data such as CDNOW)
     "days_since_last_purchase": "no purchase for {value:.0f} days",
     "purchases_7d": "{value:.0f} purchases in the last 7 days",
@@ -67,20 +76,30 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "tickets_technical_90d": "{value:.0f} technical tickets in 90 days",
     "tickets_financial_90d": "{value:.0f} financial tickets in 90 days",
     "tickets_emotional_90d": "{value:.0f} complaints (emotional tickets) in 90 days",
+    "tickets_financial_30d": "{value:.0f} billing (financial) tickets in 30 days",
+    "tickets_no_fcr_90d": "{value:.0f} tickets not solved at first contact in 90 days",
+    "bad_tickets_90d": "{value:.0f} bad support experiences in 90 days",
     "unresolved_tickets": "{value:.0f} unresolved tickets",
     "ticket_csat_mean": "ticket CSAT of {value:.1f}",
     # messages
     "email_open_rate_30d": "opened {value:.0%} of emails in 30 days",
+    "email_open_rate_14d": "opened {value:.0%} of emails in 14 days",
     "email_open_rate_drop": "email open rate down {value:.0%} points",
     "promo_redeem_rate_90d": "redeemed {value:.0%} of promotions in 90 days",
     "unsubscribed": "unsubscribed from messages",
+    "unsubscribed_30d": "unsubscribed in the last 30 days",
     # payments
     "late_payments_90d": "{value:.0f} late payments in 90 days",
+    "overdue_invoices": "{value:.0f} unpaid invoices past their due date",
     # contacts
-    "days_since_last_contact": "no contact for {value:.0f} days",
+    "days_since_last_contact": "no reached contact for {value:.0f} days",
     "reached_contacts_90d": "{value:.0f} reached contacts in 90 days",
     # surveys
     "last_nps": "last NPS score {value:.0f}",
+    "days_since_last_nps": "no NPS answer for {value:.0f} days",
+    "last_csat": "last CSAT score {value:.0f}",
+    # funnel
+    "activated_14d": "activated within 14 days of signup",
     # customers
     "tenure_days": "customer for {value:.0f} days",
     "monthly_fee": "monthly fee {value:,.2f}",
@@ -92,6 +111,11 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 }
 
 _GENERIC_WINDOWED = {"sessions": "sessions", "purchases": "purchases", "exports": "data exports"}
+_FLAGS = frozenset({"unsubscribed", "unsubscribed_30d", "do_not_disturb", "activated_14d"})
+
+#: Emails sent less than this many days before the cutoff are left out of open rates: their
+#: ``opened`` flag sits on the ``sent_at`` row but the opening may come after the cutoff.
+OPEN_SETTLE_DAYS = 2
 
 
 def describe_feature(name: str, value: object) -> str:
@@ -119,7 +143,7 @@ def describe_feature(name: str, value: object) -> str:
     if template is None:
         shown = f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
         return f"{name} = {shown}"
-    if name in ("unsubscribed", "do_not_disturb") and not value:
+    if name in _FLAGS and not value:
         return "not " + template.format(value=value)
     try:
         return template.format(value=value)
@@ -139,7 +163,8 @@ def feature_families(dataset: Dataset) -> dict[str, list[str]]:
         return {"snapshot": ["customers"]}
     families = {"customers": ["customers"]}
     for fam, table in [("events", "events"), ("tickets", "tickets"), ("messages", "messages"),
-                       ("payments", "payments"), ("contacts", "contacts"), ("surveys", "surveys")]:
+                       ("payments", "payments"), ("contacts", "contacts"), ("surveys", "surveys"),
+                       ("funnel", "funnel")]:
         if table in dataset:
             families[fam] = [table]
     return families
@@ -205,6 +230,8 @@ def _event_family(keys, dataset: Dataset, windows: Sequence[int], include_cutoff
             aggs["_sessions_last30"] = _count(is_type & _in_window(j, C.TIMESTAMP, 30))
             prev30 = _in_window(j, C.TIMESTAMP, 60) & ~_in_window(j, C.TIMESTAMP, 30)
             aggs["_sessions_prev30"] = _count(is_type & prev30)
+            aggs["_sessions_last7"] = _count(is_type & _in_window(j, C.TIMESTAMP, 7))
+            aggs["_sessions_last90"] = _count(is_type & _in_window(j, C.TIMESTAMP, 90))
         if etype == "purchase":
             aggs["purchases_total"] = _count(is_type)
             if "amount" in events.columns:
@@ -219,7 +246,12 @@ def _event_family(keys, dataset: Dataset, windows: Sequence[int], include_cutoff
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs, **{f"_last_{k}": v for k, v in lasts.items()})
     g = g.mutate(**{k: _days_since(g[f"_last_{k}"], g[C.CUTOFF]) for k in lasts})
     if "_sessions_last30" in aggs:
-        g = g.mutate(session_trend_30d=g._sessions_last30 - g._sessions_prev30)
+        pace = g._sessions_last90 * (7.0 / 90.0)
+        g = g.mutate(session_trend_30d=g._sessions_last30 - g._sessions_prev30,
+                     session_ratio_7d_90d=(g._sessions_last90 > 0).ifelse(g._sessions_last7 / pace,
+                                                                          ibis.null("float64")),
+                     recency_vs_rhythm=(g._sessions_last90 > 0).ifelse(
+                         g.days_since_last_session * g._sessions_last90 / 90.0, ibis.null("float64")))
     if "components_adopted" in aggs:
         g = g.mutate(components_stopped=g.components_adopted - g._components_recent)
     return g.drop(*[c for c in g.columns if c.startswith("_")])
@@ -230,19 +262,32 @@ def _ticket_family(keys, dataset: Dataset, include_cutoff: bool):
     require_columns(tickets, [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"], table="tickets")
     import ibis
 
-    t = ibis.memtable(_ns(tickets[[C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]],
-                          ["opened_at"]))
+    cols = [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]
+    frame = _ns(tickets[cols + [c for c in ("first_contact_resolution",) if c in tickets.columns]], ["opened_at"])
+    if "first_contact_resolution" in frame.columns:
+        frame["first_contact_resolution"] = frame["first_contact_resolution"].astype("float64")
+    t = ibis.memtable(frame)
     j = _joined(keys, t, "opened_at", include_cutoff)
     resolved = j.hours_to_resolve.notnull() & (
         j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0 <= j[C.CUTOFF].epoch_seconds()
     )
     w90 = _in_window(j, "opened_at", 90)
+    # quality is known once the ticket is resolved: resolved in the last 90 days
+    resolved_ts = j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0
+    resolved90 = resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 90 * _DAY)
     aggs = {
         "tickets_90d": _count(w90),
         **{f"tickets_{cat}_90d": _count(w90 & (j.category == cat)) for cat in C.TICKET_CATEGORIES},
+        "tickets_financial_30d": _count(_in_window(j, "opened_at", 30) & (j.category == "financial")),
         "unresolved_tickets": _count(~resolved),
         "ticket_csat_mean": j.csat.mean(where=w90 & resolved & j.csat.notnull()).cast("float64"),
     }
+    if "first_contact_resolution" in tickets.columns:
+        no_fcr = j.first_contact_resolution == 0.0
+        slow = j.hours_to_resolve > SLOW_TICKET_HOURS
+        low = j.csat.notnull() & (j.csat <= LOW_CSAT)
+        aggs["tickets_no_fcr_90d"] = _count(resolved90 & no_fcr)
+        aggs["bad_tickets_90d"] = _count(resolved90 & ((no_fcr & slow) | low))
     return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
 
 
@@ -261,24 +306,29 @@ def _message_family(keys, dataset: Dataset, include_cutoff: bool):
             frame[c] = frame[c].fillna(False).astype(bool).astype("float64")
     t = ibis.memtable(frame)
     j = _joined(keys, t, "sent_at", include_cutoff)
-    email = j.channel == "email"
-    w30, w120 = _in_window(j, "sent_at", 30), _in_window(j, "sent_at", 120)
+    # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
+    email = (j.channel == "email") & ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
+    w14, w30, w120 = (_in_window(j, "sent_at", d) for d in (14, 30, 120))
     prev = w120 & ~w30
     aggs = {
+        "_sent14": _count(email & w14),
+        "_open14": j.opened.sum(where=email & w14),
         "_sent30": _count(email & w30),
         "_open30": j.opened.sum(where=email & w30),
         "_sentprev": _count(email & prev),
         "_openprev": j.opened.sum(where=email & prev),
         "unsubscribed": j.unsubscribed.max().cast("float64"),
+        "unsubscribed_30d": j.unsubscribed.max(where=w30).cast("float64"),
     }
     if has_redeemed:
         promo90 = (j.kind == "promo") & _in_window(j, "sent_at", 90)
         aggs["_promo90"] = _count(promo90)
         aggs["_redeem90"] = j.redeemed.sum(where=promo90)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
+    rate14 = (g._sent14 > 0).ifelse(g._open14 / g._sent14, ibis.null("float64"))
     rate30 = (g._sent30 > 0).ifelse(g._open30 / g._sent30, ibis.null("float64"))
     rateprev = (g._sentprev > 0).ifelse(g._openprev / g._sentprev, ibis.null("float64"))
-    g = g.mutate(email_open_rate_30d=rate30, email_open_rate_drop=rateprev - rate30)
+    g = g.mutate(email_open_rate_14d=rate14, email_open_rate_30d=rate30, email_open_rate_drop=rateprev - rate30)
     if has_redeemed:
         g = g.mutate(promo_redeem_rate_90d=(g._promo90 > 0).ifelse(g._redeem90 / g._promo90, ibis.null("float64")))
     return g.drop(*[c for c in g.columns if c.startswith("_")])
@@ -289,10 +339,17 @@ def _payment_family(keys, dataset: Dataset, include_cutoff: bool):
     require_columns(payments, [C.CUSTOMER_ID, "due_at", "late"], table="payments")
     import ibis
 
-    frame = _ns(payments[[C.CUSTOMER_ID, "due_at", "late"]], ["due_at"])
+    cols = [C.CUSTOMER_ID, "due_at", "late"] + (["paid_at"] if "paid_at" in payments.columns else [])
+    frame = _ns(payments[cols], ["due_at"] + (["paid_at"] if "paid_at" in cols else []))
     frame["late"] = frame["late"].astype(bool)
-    j = _joined(keys, ibis.memtable(frame), "due_at", include_cutoff, lookback_days=90)
-    return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(j.late))
+    j = _joined(keys, ibis.memtable(frame), "due_at", include_cutoff)
+    w90 = _in_window(j, "due_at", 90)
+    if "paid_at" not in cols:
+        return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late))
+    # a late payment is known once paid; an invoice still unpaid at the cutoff is overdue
+    paid = j.paid_at.notnull() & (j.paid_at <= j[C.CUTOFF] if include_cutoff else j.paid_at < j[C.CUTOFF])
+    return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late & paid),
+                                                           overdue_invoices=_count(~paid))
 
 
 def _contact_family(keys, dataset: Dataset, include_cutoff: bool):
@@ -303,8 +360,10 @@ def _contact_family(keys, dataset: Dataset, include_cutoff: bool):
     frame = _ns(contacts[[C.CUSTOMER_ID, "contacted_at", "reached"]], ["contacted_at"])
     frame["reached"] = frame["reached"].astype(bool)
     j = _joined(keys, ibis.memtable(frame), "contacted_at", include_cutoff)
+    # only reached contacts count as contacts; an unanswered call is an attempt
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
-        _last=j.contacted_at.max(), reached_contacts_90d=_count(j.reached & _in_window(j, "contacted_at", 90))
+        _last=j.contacted_at.max(where=j.reached),
+        reached_contacts_90d=_count(j.reached & _in_window(j, "contacted_at", 90)),
     )
     return g.mutate(days_since_last_contact=_days_since(g._last, g[C.CUTOFF])).drop("_last")
 
@@ -320,7 +379,29 @@ def _survey_family(keys, dataset: Dataset, include_cutoff: bool):
     frame["score"] = frame["score"].astype("float64")
     j = _joined(keys, ibis.memtable(frame), "answered_at", include_cutoff)
     is_nps = (j.kind == "nps") & j.score.notnull()
-    return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(last_nps=j.score.argmax(j.answered_at, where=is_nps))
+    is_csat = (j.kind == "csat") & j.score.notnull()
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
+        last_nps=j.score.argmax(j.answered_at, where=is_nps),
+        last_csat=j.score.argmax(j.answered_at, where=is_csat),
+        _last_nps_at=j.answered_at.max(where=is_nps),
+    )
+    return g.mutate(days_since_last_nps=_days_since(g._last_nps_at, g[C.CUTOFF])).drop("_last_nps_at")
+
+
+def _funnel_family(keys, dataset: Dataset, include_cutoff: bool):
+    funnel = dataset["funnel"]
+    require_columns(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
+    if not (funnel["stage"] == "activation").any():
+        return None
+    import ibis
+
+    frame = _ns(funnel[[C.CUSTOMER_ID, "stage", "reached_at"]], ["reached_at"])
+    j = _joined(keys, ibis.memtable(frame), "reached_at", include_cutoff)
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
+        _signup=j.reached_at.min(where=j.stage == "signup"), _act=j.reached_at.min(where=j.stage == "activation"))
+    quick = g._act.notnull() & g._signup.notnull() & (
+        g._act.epoch_seconds() - g._signup.epoch_seconds() <= ACTIVATION_DAYS * _DAY)
+    return g.mutate(activated_14d=quick.ifelse(1.0, 0.0)).drop("_signup", "_act")
 
 
 def _customer_family(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
@@ -459,7 +540,7 @@ def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[i
     if "events" in dataset:
         exprs.append(_event_family(keys, dataset, windows, inc))
     for table, fn in [("tickets", _ticket_family), ("messages", _message_family), ("payments", _payment_family),
-                      ("contacts", _contact_family), ("surveys", _survey_family)]:
+                      ("contacts", _contact_family), ("surveys", _survey_family), ("funnel", _funnel_family)]:
         if table in dataset:
             exprs.append(fn(keys, dataset, inc))
     out = rows.copy()
@@ -475,12 +556,18 @@ def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[i
         for col in merged.columns.drop([C.CUSTOMER_ID, C.CUTOFF]):
             out[col] = pd.to_numeric(merged[col], errors="coerce").astype("float64").to_numpy()
     _fill_defaults(out)
+    if "sessions_30d" in out.columns and C.SEGMENT in out.columns:
+        # usage against the segment's norm at the same cutoff (median of active customers)
+        norm = out.groupby([C.SEGMENT, C.CUTOFF], dropna=False)["sessions_30d"].transform("median")
+        out["sessions_30d_vs_segment"] = (out["sessions_30d"] / norm.where(norm > 0)).astype("float64")
     return out
 
 
 #: Features left missing when undefined (a rate with no denominator, a mean of nothing, no survey).
-MAY_BE_MISSING = frozenset({"email_open_rate_30d", "email_open_rate_drop", "promo_redeem_rate_90d", "ticket_csat_mean",
-                            "last_nps", "purchase_amount_mean", "monthly_fee", "do_not_disturb", "tenure_days"})
+MAY_BE_MISSING = frozenset({"email_open_rate_14d", "email_open_rate_30d", "email_open_rate_drop",
+                            "promo_redeem_rate_90d", "ticket_csat_mean", "last_nps", "last_csat",
+                            "purchase_amount_mean", "monthly_fee", "do_not_disturb", "tenure_days",
+                            "session_ratio_7d_90d", "recency_vs_rhythm", "sessions_30d_vs_segment"})
 
 
 def _fill_defaults(out: pd.DataFrame) -> None:

@@ -104,7 +104,7 @@ class Knobs:
     monthly_churn_b2c: float = 0.07
     share_b2b: float = 0.4
     share_tenured: float = 0.5
-    noise: float = 0.7
+    noise: float = 0.2
     exogenous_share: float = 0.10
     disengagement: float = 1.0
     recency: float = 1.0
@@ -121,7 +121,7 @@ class Knobs:
     ui_change_segment: str = "B2C"
     competitor_date: str | None = None
     reactivation_rate: float = 0.15
-    intent_days: float = 21.0
+    intent_days: float = 35.0
     sharer_share: float = 0.02
     dnd_share: float = 0.10
     discount_effect: float = 0.9

@@ -36,6 +36,7 @@ ACTIVATION_BY_CHANNEL = np.array([0.80, 0.72, 0.62, 0.86, 0.82, 0.90])
 # share of visits that become signups, by channel (the rest are prospects in the funnel table)
 VISIT_TO_SIGNUP_BY_CHANNEL = np.array([0.35, 0.20, 0.15, 0.50, 0.45, 0.60])
 N_ACCOUNT_MANAGERS = 25
+FRAILTY_ENG = 1.0  # engagement level lost per unit of log frailty
 
 
 def _choice(u: np.ndarray, probs_by_row: np.ndarray) -> np.ndarray:
@@ -90,7 +91,8 @@ def draw_population(
     sharer = U[10] < knobs.sharer_share
     frailty = np.exp(knobs.noise * Z[1] - 0.5 * knobs.noise**2)
     ps = np.exp(0.55 * Z[2] - 0.15 + np.where(b2b, -0.2, 0.15) + np.where(plan == 0, 0.15, 0.0))
-    mu = 0.4 * Z[3]
+    # weakly attached (frail) customers use the product less: frailty shows in their usage
+    mu = 0.55 * Z[3] - FRAILTY_ENG * np.log(frailty)
     decliner = U[11] < 0.2
     p_act = ACTIVATION_BY_CHANNEL[channel] - np.where(b2b, 0.0, 0.05)
     activated = np.where(tenured, U[12] < 0.95, U[12] < p_act)
@@ -108,7 +110,7 @@ def draw_population(
     # first invoice 14 days after signup (trial), then every 30 days
     first_due = signup_day + 14
     next_due = np.where(first_due >= 0, first_due, first_due + 30 * np.ceil(-first_due / 30)).astype(np.int32)
-    eng = mu + 0.45 * Z[6]
+    eng = mu + 0.26 * Z[6]
     fee_norm = fee / np.where(b2b, fee[b2b].mean() if b2b.any() else 1.0, fee[~b2b].mean() if (~b2b).any() else 1.0)
     return {
         "gid": gid.astype(np.int64),
@@ -123,6 +125,7 @@ def draw_population(
         "stopped": np.zeros((N_COMPONENTS, n), bool),
         "last_use": np.tile(np.where(tenured, -1, signup_day), (N_COMPONENTS, 1)).astype(np.int32),
         "late_mem": np.zeros(n), "serv_mem": np.zeros(n), "ui_mem": np.zeros(n),
+        "serv_pend": np.zeros(n), "serv_due": np.zeros(n, np.int32),
         "intent": np.zeros(n, bool), "next_due": next_due, "sub_no": tenured.astype(np.int16),
         "sub_start": signup_day.copy(), "churn_day": np.full(n, -(10**6), np.int32),
         "churn_mech": np.full(n, -1, np.int8), "decision_day": np.full(n, -(10**6), np.int32),

@@ -22,7 +22,8 @@ from churnlab.data.synthetic.knobs import MECHANISM_NAMES, Knobs
 from churnlab.data.synthetic.population import N_COMPONENTS, USE_PER_SESSION
 
 __all__ = [
-    "Env", "Recorder", "Treatment", "step", "simulate", "hazard_components", "MECH_INDEX", "take_state", "tile_state",
+    "Env", "Recorder", "Treatment", "step", "simulate", "covariates",
+    "hazard_components", "MECH_INDEX", "take_state", "tile_state",
     "concat_states", "FateChain",
 ]
 
@@ -32,21 +33,34 @@ M = len(MECHANISM_NAMES)
 # knobs (OPINIONS: "Synthetic world: mechanism weights and default knobs"). ``moved`` takes the knob
 # ``exogenous_share``; the others share the rest in these proportions.
 WEIGHTS = {
-    "baseline": 0.14, "disengagement": 0.17, "recency": 0.10, "onboarding": 0.06, "component_stop": 0.07,
+    "baseline": 0.08, "disengagement": 0.20, "recency": 0.12, "onboarding": 0.07, "component_stop": 0.07,
     "price": 0.10, "late_payment": 0.07, "service": 0.07, "dissatisfaction": 0.06, "ui_change": 0.05,
     "competitor": 0.05, "account_sharing": 0.02,
 }
 # Mean of each raw hazard covariate over active customer-days at default knobs (measured on a
 # 20,000-customer world, seed 0), so that each weight above is the mechanism's share.
 NORMS = {
-    "baseline": 1.0, "moved": 1.0, "disengagement": 3.04, "recency": 1.81, "onboarding": 0.053,
-    "component_stop": 0.75, "price": 1.0, "late_payment": 0.079, "service": 0.057, "dissatisfaction": 0.91,
-    "ui_change": 0.063, "competitor": 0.131, "account_sharing": 0.018,
+    "baseline": 1.0, "moved": 1.0, "disengagement": 0.3536, "recency": 1.3857, "onboarding": 0.0503,
+    "component_stop": 0.7468, "price": 0.9901, "late_payment": 0.0716, "service": 0.0461, "dissatisfaction": 0.8549,
+    "ui_change": 0.0627, "competitor": 0.1312, "account_sharing": 0.016,
 }
 # Overall scale that turns the knob's monthly churn into the daily hazard actually realised
 # (selection of frail customers lowers the realised rate below the naive one); measured.
-CALIBRATION_B2B, CALIBRATION_B2C = 1.505, 1.38
+CALIBRATION_B2B, CALIBRATION_B2C = 1.471, 1.307
+# Shape of the disengagement covariate (a logistic curve in engagement: the risk of a disengaged
+# customer saturates) and of the recency covariate (usual gaps missed, capped, to a power).
+DISENGAGEMENT_SLOPE, DISENGAGEMENT_CENTER = 2.5, -0.5
+RECENCY_CAP, RECENCY_POWER = 5.0, 2.0
 INTENT_ABANDON = 0.005  # daily chance a customer who decided to leave changes their mind
+# How a decision to leave shows (OPINIONS: "Synthetic world: what the decision to leave looks like"):
+# engagement falls towards mu - INTENT_ENG_DROP within days, data exports at INTENT_EXPORTS a day,
+# email opens fall by INTENT_OPEN_DROP on the logit scale, billing (financial) tickets appear.
+INTENT_ENG_DROP, INTENT_EXPORTS, INTENT_OPEN_DROP, INTENT_EXPORT_BURST = 2.5, 0.3, 2.5, 0.6
+ENG_NOISE = 0.08  # daily shock of engagement around the customer's level mu (stationary sd ~0.26)
+SAT_PERSIST = 0.985  # daily persistence of satisfaction (stationary sd 1)
+NPS_RATE = 1.0 / 120.0  # daily chance an active customer (tenure > 30 days) answers the NPS survey
+FRAILTY_NPS = 1.5  # NPS points lost per unit of log frailty (weakly attached customers recommend less)
+OPEN_ENG = 1.4  # logit of an email or push opening per unit of engagement
 NU, NZ, NMSG = 28, 5, 4
 
 
@@ -62,11 +76,15 @@ class Env:
     base_b2c: float = 0.0
     weights: np.ndarray = field(default_factory=lambda: np.zeros(M))
     react_p: float = 0.0
+    norms: dict | None = None
+    calibration: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         k = self.knobs
-        self.base_b2b = -np.log1p(-k.monthly_churn_b2b) / 30.0 * CALIBRATION_B2B
-        self.base_b2c = -np.log1p(-k.monthly_churn_b2c) / 30.0 * CALIBRATION_B2C
+        norms = NORMS if self.norms is None else self.norms
+        cal_b2b, cal_b2c = (CALIBRATION_B2B, CALIBRATION_B2C) if self.calibration is None else self.calibration
+        self.base_b2b = -np.log1p(-k.monthly_churn_b2b) / 30.0 * cal_b2b
+        self.base_b2c = -np.log1p(-k.monthly_churn_b2c) / 30.0 * cal_b2c
         rest = 1.0 - k.exogenous_share
         total = sum(WEIGHTS.values())
         w = np.zeros(M)
@@ -74,7 +92,7 @@ class Env:
             if name == "moved":
                 w[i] = k.exogenous_share
             else:
-                w[i] = rest * WEIGHTS[name] / total * k.strength(name) / NORMS[name]
+                w[i] = rest * WEIGHTS[name] / total * k.strength(name) / norms[name]
         self.weights = w
         self.react_p = 1.0 - (1.0 - k.reactivation_rate) ** (1.0 / 180.0)
 
@@ -147,25 +165,23 @@ def satisfaction(st: dict) -> np.ndarray:
     return st["sat"] - 0.8 * st["serv_mem"] - 1.5 * st["ui_mem"] * st["ui_susc"] - 0.3 * st["late_mem"]
 
 
-def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
-    """Daily hazard of deciding to leave, split by mechanism: array (mechanisms, customers).
+def covariates(st: dict, t: int, env: Env) -> np.ndarray:
+    """Raw hazard covariate of each mechanism on day ``t``: array (mechanisms, customers).
 
-    Notes
-    -----
-    Additive competing risks: ``h_i = base_seg * (w_moved + frailty_i * sum_k w_k * x_ik)`` where
-    ``x_ik`` is the covariate of mechanism k (1 for baseline, exp(-1.6 engagement), (days since last
-    session times the usual session rate)^1.5,
-    not-activated during the first 120 days, number of stopped components, price sensitivity times
-    relative fee, recent late payments, recent bad tickets, exp(-satisfaction), the UI shock, the
-    competitor shock times price sensitivity, account sharing). The cause of a decision is drawn
-    with probability ``w_k x_ik / sum_j w_j x_ij``, which is also the recorded ``hazard_share``.
+    ``x_ik`` is 1 for baseline and moved, sigmoid(-2.5 (engagement + 0.5)), (days since the last
+    session in units of the customer's usual gap, capped at 5)^2, not activated during the first 120 days, number
+    of stopped
+    components, price sensitivity times relative fee, recent late payments, recent bad tickets,
+    exp(-satisfaction - 0.5), the UI shock, the competitor shock times price sensitivity, account
+    sharing. :data:`NORMS` holds their means over active customer-days at default knobs.
     """
     n = st["gid"].size
     X = np.empty((M, n))
     X[0] = 1.0
     X[1] = 1.0
-    X[2] = np.exp(-1.6 * st["eng"])
-    X[3] = np.clip((t - st["last_session"]) * st["rate"] * 0.8, 0.0, 10.0) ** 1.5
+    X[2] = _sigmoid(-DISENGAGEMENT_SLOPE * (st["eng"] - DISENGAGEMENT_CENTER))
+    # days since the last session in units of the customer's usual gap between sessions
+    X[3] = np.clip((t - st["last_session"]) * st["rate"] * np.exp(st["mu"]) * 0.8, 0.0, RECENCY_CAP) ** RECENCY_POWER
     X[4] = (~st["activated"]) & (t - st["sub_start"] < 120)
     X[5] = st["stopped"].sum(axis=0)
     X[6] = st["ps"] * st["fee_norm"]
@@ -175,6 +191,19 @@ def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
     X[10] = st["ui_mem"] * st["ui_susc"]
     X[11] = (0.98 ** (t - env.comp_day) if t >= env.comp_day else 0.0) * st["ps"]
     X[12] = st["sharer"]
+    return X
+
+
+def hazard_components(st: dict, t: int, env: Env) -> np.ndarray:
+    """Daily hazard of deciding to leave, split by mechanism: array (mechanisms, customers).
+
+    Notes
+    -----
+    Additive competing risks: ``h_i = base_seg * (w_moved + frailty_i * sum_k w_k * x_ik)`` where
+    ``x_ik`` is the covariate of mechanism k (see :func:`covariates`). The cause of a decision is
+    drawn with probability ``w_k x_ik / sum_j w_j x_ij``, which is also the recorded ``hazard_share``.
+    """
+    X = covariates(st, t, env)
     base = np.where(st["b2b"], env.base_b2b, env.base_b2c)
     out = X * env.weights[:, None] * (base * st["frailty"])[None, :]
     out[1] = env.weights[1] * base  # moving away does not depend on the customer's frailty
@@ -203,9 +232,9 @@ def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | N
     intent = st["intent"]
     # latent drift
     st["mu"] = np.where(st["decliner"] & alive, np.maximum(st["mu"] - 0.004, -2.5), st["mu"])
-    target = st["mu"] - 1.2 * intent
-    st["eng"] += np.where(intent, 0.15, 0.05) * (target - st["eng"]) + 0.15 * Z[0]
-    st["sat"] = 0.97 * st["sat"] + 0.243 * Z[1]
+    target = st["mu"] - INTENT_ENG_DROP * intent
+    st["eng"] += np.where(intent, 0.3, 0.05) * (target - st["eng"]) + ENG_NOISE * Z[0]
+    st["sat"] = SAT_PERSIST * st["sat"] + np.sqrt(1.0 - SAT_PERSIST**2) * Z[1]
     st["late_mem"] *= 0.985
     st["serv_mem"] *= 0.98
     st["ui_mem"] *= 0.985
@@ -231,7 +260,8 @@ def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | N
         ii = np.flatnonzero(stop)
         st["stopped"][which[ii], ii] = True
     # data exports rise once the customer has decided to leave
-    lam_e = np.where(b2b, 0.02, 0.008) * (1.0 + 8.0 * intent) * alive
+    fresh = intent & (t - st["decision_day"] < 3)  # the days right after deciding: export everything
+    lam_e = (np.where(b2b, 0.01, 0.004) + INTENT_EXPORTS * intent + INTENT_EXPORT_BURST * fresh) * alive
     exports = poisson_inv(U[9], lam_e)
     if rec is not None and 0 <= t - rec.t0 < rec.n_days:
         d = t - rec.t0
@@ -249,14 +279,23 @@ def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | N
 
 
 def _tickets(st, t, U, Z, sat, alive, rec) -> None:
+    """Support tickets; a bad experience weighs on the customer once the ticket is resolved.
+
+    Customers who decided to leave open billing (financial) tickets: how to cancel, final invoice.
+    """
     b2b = st["b2b"]
+    intent = st["intent"]
+    # bad experiences land when their ticket is resolved
+    due = alive & (st["serv_pend"] > 0) & (st["serv_due"] <= t)
+    st["serv_mem"] += np.where(due, st["serv_pend"], 0.0)
+    st["serv_pend"][due] = 0.0
     new = (t - st["sub_start"] < 30) & alive
-    p = np.where(b2b, 0.010, 0.005) * np.exp(-0.5 * sat) * (1.0 + 2.0 * new) * alive
+    p = np.where(b2b, 0.010, 0.005) * np.exp(-0.5 * sat) * (1.0 + 2.0 * new + 3.0 * intent) * alive
     idx = np.flatnonzero(U[10] < p)
     if not idx.size:
         return
     late = np.minimum(st["late_mem"][idx], 1.0)
-    p_fin = 0.2 + 0.3 * late
+    p_fin = 0.2 + 0.3 * late + 0.5 * intent[idx]
     p_emo = 0.15 + 0.2 * (sat[idx] < -0.5)
     u = U[11, idx]
     cat = np.where(u < p_fin, 1, np.where(u < p_fin + p_emo, 2, 0)).astype(np.int8)  # technical 0
@@ -271,7 +310,8 @@ def _tickets(st, t, U, Z, sat, alive, rec) -> None:
     csat = np.clip(np.round(csat_latent), 1, 5)
     answered = U[15, idx] < 0.4
     bad = (~fcr & (hours > 24)) | (csat_latent < 2.5)
-    st["serv_mem"][idx] += bad
+    st["serv_pend"][idx] += bad
+    st["serv_due"][idx] = np.where(bad, np.maximum(st["serv_due"][idx], t + np.ceil(hours / 24.0)), st["serv_due"][idx])
     if rec is not None:
         rec.add("tickets", i=idx, t=np.full(idx.size, t, np.int32), line=line, cat=cat, bot=bot, fcr=fcr,
                 hours=hours, csat=np.where(answered, csat, np.nan))
@@ -299,7 +339,7 @@ def _contacts_and_surveys(st, t, U, Z, sat, alive, rec) -> None:
     mail = am & ~call & (U[20] < 1.0 / 20.0)
     mail_reached = mail & (U[19] < 0.4)
     st["sat"] += 0.3 * reached
-    nps = alive & (t - st["sub_start"] > 30) & (U[21] < 1.0 / 300.0)
+    nps = alive & (t - st["sub_start"] > 30) & (U[21] < NPS_RATE)
     if rec is None:
         return
     ci = np.flatnonzero(call | mail)
@@ -308,7 +348,9 @@ def _contacts_and_surveys(st, t, U, Z, sat, alive, rec) -> None:
                 reached=(reached | mail_reached)[ci])
     ni = np.flatnonzero(nps)
     if ni.size:
-        score = np.clip(np.round(7.0 + 2.2 * sat[ni] + 0.5 * st["eng"][ni] + 1.2 * Z[4, ni]), 0, 10)
+        # likelihood to recommend: satisfaction, engagement and the customer's attachment (frailty)
+        score = np.clip(np.round(7.0 + 2.2 * sat[ni] + 0.5 * st["eng"][ni] - FRAILTY_NPS * np.log(st["frailty"][ni])
+                                 + 1.2 * Z[4, ni]), 0, 10)
         rec.add("surveys", i=ni, t=np.full(ni.size, t, np.int32), kind=np.zeros(ni.size, np.int8), score=score,
                 reason=np.full(ni.size, -1, np.int8))
 
@@ -321,14 +363,14 @@ def _messages(st, t, rng, wd, sat, alive, rec) -> None:
     Um = rng.random((NMSG + 2, n))
     eng, intent = st["eng"], st["intent"]
     hit = st["ui_mem"] * st["ui_susc"]
-    unsub_p = 0.002 * np.exp(-0.5 * sat) * (1.0 + 10.0 * hit)
+    unsub_p = 0.002 * np.exp(-0.5 * sat) * (1.0 + 10.0 * hit + 4.0 * intent)
     if wd == 0 or wd == 3:
         channel = 0 if wd == 0 else 1
         col = "email_unsub" if channel == 0 else "push_unsub"
         to = alive & ~st[col]
         if channel == 1:
             to &= st["adopt_day"][5] <= t
-        p_open = _sigmoid((-0.6 if channel == 0 else -1.1) + 0.9 * eng - 1.5 * intent + 0.3 * sat)
+        p_open = _sigmoid((-0.6 if channel == 0 else -1.1) + OPEN_ENG * eng - INTENT_OPEN_DROP * intent + 0.3 * sat)
         opened = to & (Um[0] < p_open)
         clicked = opened & (Um[1] < _sigmoid(-1.0 + 0.5 * eng - intent))
         unsub = to & (Um[2] < unsub_p)
@@ -340,7 +382,7 @@ def _messages(st, t, rng, wd, sat, alive, rec) -> None:
         channel = 0
         to = alive & ~st["email_unsub"]
         offer = np.where(Um[4] < 0.5, 0, np.where(Um[4] < 0.8, 1, 2)).astype(np.int8)
-        opened = to & (Um[0] < _sigmoid(-0.6 + 0.9 * eng - 1.5 * intent + 0.3 * sat))
+        opened = to & (Um[0] < _sigmoid(-0.6 + OPEN_ENG * eng - INTENT_OPEN_DROP * intent + 0.3 * sat))
         clicked = opened & (Um[1] < _sigmoid(-0.5 + 0.5 * eng - intent))
         unsub = to & (Um[2] < unsub_p)
         st["email_unsub"] |= unsub
@@ -458,7 +500,7 @@ def _churn(st, t, U, env, alive, rec, treat) -> None:
         st["stopped"][:, back] = False
         st["last_use"][:, back] = t
         st["last_session"][back] = t
-        for key in ("late_mem", "serv_mem", "ui_mem"):
+        for key in ("late_mem", "serv_mem", "ui_mem", "serv_pend"):
             st[key][back] = 0.0
         st["intent"][back] = False
         if rec is not None:
