@@ -44,32 +44,42 @@ def hand_dataset() -> Dataset:
     events = events.astype({"customer_id": "string", "event_type": "string", "component": "string"})
     events["timestamp"] = pd.to_datetime(events["timestamp"])
     tickets = pd.DataFrame({
-        "customer_id": _s(["a", "a", "b"]), "ticket_id": _s(["t1", "t2", "t3"]),
-        "opened_at": pd.to_datetime(["2021-03-01", "2021-03-30", "2021-03-15"]),
-        "line": [1, 2, 1], "category": _s(["technical", "financial", "emotional"]),
-        "resolved_by_bot": [True, False, False], "first_contact_resolution": [True, False, False],
-        # t2 resolves 72 h after 03-30, i.e. after the cutoff: unresolved at the cutoff
-        "hours_to_resolve": [2.0, 72.0, np.nan], "csat": [4.0, 1.0, np.nan],
+        "customer_id": _s(["a", "a", "b", "a"]), "ticket_id": _s(["t1", "t2", "t3", "t4"]),
+        "opened_at": pd.to_datetime(["2021-03-01", "2021-03-30", "2021-03-15", "2021-03-10"]),
+        "line": [1, 2, 1, 3], "category": _s(["technical", "financial", "emotional", "technical"]),
+        "resolved_by_bot": [True, False, False, False], "first_contact_resolution": [True, False, False, False],
+        # t2 resolves 72 h after 03-30, i.e. after the cutoff: unresolved at the cutoff (its FCR and CSAT
+        # are not known yet); t4 took 30 h without first-contact resolution and got CSAT 2: a bad experience
+        "hours_to_resolve": [2.0, 72.0, np.nan, 30.0], "csat": [4.0, 1.0, np.nan, 2.0],
     })
     messages = pd.DataFrame({
-        "customer_id": _s(["a"] * 6),
+        "customer_id": _s(["a"] * 8),
         "sent_at": pd.to_datetime(["2021-01-10", "2021-01-20", "2021-02-10", "2021-03-05", "2021-03-15",
-                                   "2021-03-20"]),
-        "channel": _s(["email"] * 5 + ["push"]), "kind": _s(["newsletter", "promo", "newsletter", "newsletter",
-                                                           "promo", "promo"]),
-        "opened": [True, True, True, False, True, True], "clicked": [False] * 6,
-        "unsubscribed": [False, False, False, False, False, True], "redeemed": [False, True, False, False, False, True],
+                                   "2021-03-20", "2021-03-25", "2021-03-31"]),
+        "channel": _s(["email"] * 5 + ["push"] + ["email"] * 2),
+        "kind": _s(["newsletter", "promo", "newsletter", "newsletter", "promo", "promo", "newsletter", "newsletter"]),
+        # the 03-31 email is opened, but a day before the cutoff its opening is not settled: left out of rates
+        "opened": [True, True, True, False, True, True, False, True], "clicked": [False] * 8,
+        "unsubscribed": [False, False, False, False, False, True, False, False],
+        "redeemed": [False, True, False, False, False, True, False, False],
     })
-    payments = pd.DataFrame({"customer_id": _s(["b", "b"]), "payment_id": _s(["p1", "p2"]),
-                             "due_at": pd.to_datetime(["2021-02-15", "2021-03-15"]),
-                             "paid_at": pd.to_datetime(["2021-02-20", "2021-03-15"]), "amount": [10.0, 10.0],
-                             "late": [True, False]})
+    # p3 is due 03-28 and paid late on 04-10: at the 04-01 cutoff it is overdue, not yet a known late payment
+    payments = pd.DataFrame({"customer_id": _s(["b", "b", "b"]), "payment_id": _s(["p1", "p2", "p3"]),
+                             "due_at": pd.to_datetime(["2021-02-15", "2021-03-15", "2021-03-28"]),
+                             "paid_at": pd.to_datetime(["2021-02-20", "2021-03-15", "2021-04-10"]),
+                             "amount": [10.0, 10.0, 10.0], "late": [True, False, True]})
     contacts = pd.DataFrame({"customer_id": _s(["a", "a"]), "contacted_at": pd.to_datetime(["2021-02-01", "2021-03-22"]),
                              "kind": _s(["call", "call"]), "reached": [True, False]})
-    surveys = pd.DataFrame({"customer_id": _s(["a", "a"]), "answered_at": pd.to_datetime(["2021-02-01", "2021-03-01"]),
-                            "kind": _s(["nps", "nps"]), "score": [9.0, 3.0]})
+    surveys = pd.DataFrame({"customer_id": _s(["a", "a", "a"]),
+                            "answered_at": pd.to_datetime(["2021-02-01", "2021-03-01", "2021-03-02"]),
+                            "kind": _s(["nps", "nps", "csat"]), "score": [9.0, 3.0, 4.0]})
+    # a activated 9 days after signup, b after 19 days (too late for "activated within 14 days")
+    funnel = pd.DataFrame({"customer_id": _s(["a", "a", "b", "b"]),
+                           "stage": _s(["signup", "activation", "signup", "activation"]),
+                           "reached_at": pd.to_datetime(["2021-01-01", "2021-01-10", "2021-02-01", "2021-02-20"])})
     return Dataset("hand", {"customers": customers, "subscriptions": subs, "events": events, "tickets": tickets,
-                            "messages": messages, "payments": payments, "contacts": contacts, "surveys": surveys},
+                            "messages": messages, "payments": payments, "contacts": contacts, "surveys": surveys,
+                            "funnel": funnel},
                    as_of=T("2021-06-30"), source="test")
 
 
@@ -100,27 +110,43 @@ def test_session_features_match_a_hand_count(feats):
 
 def test_ticket_features_only_count_resolutions_before_the_cutoff(feats):
     a = feats.loc["a"]
-    assert a["tickets_90d"] == 2.0
+    assert a["tickets_90d"] == 3.0 and a["tickets_financial_30d"] == 1.0
     assert a["unresolved_tickets"] == 1.0  # t2 resolves on 04-02
-    assert a["ticket_csat_mean"] == 4.0  # only t1 was resolved (and rated) by the cutoff
+    assert a["ticket_csat_mean"] == 3.0  # t1 (4) and t4 (2) were resolved and rated by the cutoff; t2 was not
+    # t2 has no first-contact resolution either, but that is only known once it is resolved
+    assert a["tickets_no_fcr_90d"] == 1.0 and a["bad_tickets_90d"] == 1.0  # t4: no FCR, 30 h, CSAT 2
     b = feats.loc["b"]
     assert b["unresolved_tickets"] == 1.0 and np.isnan(b["ticket_csat_mean"]) and b["tickets_emotional_90d"] == 1.0
 
 
 def test_message_payment_contact_survey_and_customer_features_match_by_hand(feats):
     a, b = feats.loc["a"], feats.loc["b"]
-    assert a["email_open_rate_30d"] == pytest.approx(1 / 2)  # emails 03-05 (not opened), 03-15 (opened)
-    # emails sent 30-120 days before (2020-12-02 .. 03-01): 01-10, 01-20, 02-10, all opened -> 1.0; drop 0.5
-    assert a["email_open_rate_drop"] == pytest.approx(0.5)
+    # emails settled by the cutoff (sent before 03-30): 03-05 (not opened), 03-15 (opened), 03-25 (not opened)
+    assert a["email_open_rate_30d"] == pytest.approx(1 / 3)
+    assert a["email_open_rate_14d"] == 0.0  # 03-25 only
+    # emails sent 30-120 days before (2020-12-02 .. 03-01): 01-10, 01-20, 02-10, all opened -> 1.0; drop 2/3
+    assert a["email_open_rate_drop"] == pytest.approx(2 / 3)
     assert a["promo_redeem_rate_90d"] == pytest.approx(2 / 3)  # promos 01-20 (redeemed), 03-15, 03-20 (redeemed)
-    assert a["unsubscribed"] == 1.0
+    assert a["unsubscribed"] == 1.0 and a["unsubscribed_30d"] == 1.0  # the 03-20 push
     assert np.isnan(b["email_open_rate_30d"]) and b["unsubscribed"] == 0.0
-    assert b["late_payments_90d"] == 1.0
+    assert b["late_payments_90d"] == 1.0  # p1; p3 is still unpaid at the cutoff, so only overdue
+    assert b["overdue_invoices"] == 1.0
     # only reached contacts count: the call of 03-22 was not reached, the one of 02-01 was (59 days before 04-01)
     assert a["days_since_last_contact"] == 59.0 and a["reached_contacts_90d"] == 1.0
     assert b["days_since_last_contact"] == b["tenure_days"] == 59.0  # never contacted: days since signup
-    assert a["last_nps"] == 3.0 and np.isnan(b["last_nps"])
+    assert a["last_nps"] == 3.0 and np.isnan(b["last_nps"]) and a["days_since_last_nps"] == 31.0
+    assert b["days_since_last_nps"] == 59.0 and a["last_csat"] == 4.0
+    assert a["activated_14d"] == 1.0 and b["activated_14d"] == 0.0
     assert a["tenure_days"] == 90.0 and a["plan"] == "pro" and b["segment"] == "B2C" and b["monthly_fee"] == 10.0
+
+
+def test_usage_against_own_past_and_segment_norm_match_by_hand(feats):
+    a, b = feats.loc["a"], feats.loc["b"]
+    assert a["session_ratio_7d_90d"] == pytest.approx(1 / (5 * 7 / 90))  # 1 session in 7 days vs 5 in 90
+    assert a["recency_vs_rhythm"] == pytest.approx(4 * 5 / 90)  # 4 days at 5 sessions per 90 days
+    assert b["session_ratio_7d_90d"] == 0.0 and b["recency_vs_rhythm"] == pytest.approx(55 / 90)
+    assert a["sessions_30d_vs_segment"] == 1.0  # a is the only B2B customer: its own median
+    assert np.isnan(b["sessions_30d_vs_segment"])  # the B2C median is 0 sessions
 
 
 def test_an_event_exactly_at_the_cutoff_is_seen_only_with_include_cutoff(ds):
@@ -163,7 +189,7 @@ def test_reason_wording_reads_as_plain_words():
 # ---------------------------------------------------------------- the leakage proof
 
 _STAMPED = {"events": "timestamp", "tickets": "opened_at", "messages": "sent_at", "payments": "due_at",
-            "contacts": "contacted_at", "surveys": "answered_at"}
+            "contacts": "contacted_at", "surveys": "answered_at", "funnel": "reached_at"}
 
 
 def _future_rows(base: Dataset, table: str, seconds_after: list[int], pick: list[int], shuffle_seed: int) -> Dataset:

@@ -40,13 +40,13 @@ WEIGHTS = {
 # Mean of each raw hazard covariate over active customer-days at default knobs (measured on a
 # 20,000-customer world, seed 0), so that each weight above is the mechanism's share.
 NORMS = {
-    "baseline": 1.0, "moved": 1.0, "disengagement": 0.3536, "recency": 1.3857, "onboarding": 0.0503,
-    "component_stop": 0.7468, "price": 0.9901, "late_payment": 0.0716, "service": 0.0461, "dissatisfaction": 0.8549,
-    "ui_change": 0.0627, "competitor": 0.1312, "account_sharing": 0.016,
+    "baseline": 1.0, "moved": 1.0, "disengagement": 0.3583, "recency": 1.3876, "onboarding": 0.0512,
+    "component_stop": 0.7582, "price": 0.9961, "late_payment": 0.072, "service": 0.0465, "dissatisfaction": 0.855,
+    "ui_change": 0.0629, "competitor": 0.132, "account_sharing": 0.0164,
 }
 # Overall scale that turns the knob's monthly churn into the daily hazard actually realised
 # (selection of frail customers lowers the realised rate below the naive one); measured.
-CALIBRATION_B2B, CALIBRATION_B2C = 1.471, 1.307
+CALIBRATION_B2B, CALIBRATION_B2C = 1.295, 1.276
 # Shape of the disengagement covariate (a logistic curve in engagement: the risk of a disengaged
 # customer saturates) and of the recency covariate (usual gaps missed, capped, to a power).
 DISENGAGEMENT_SLOPE, DISENGAGEMENT_CENTER = 2.5, -0.5
@@ -55,7 +55,7 @@ INTENT_ABANDON = 0.005  # daily chance a customer who decided to leave changes t
 # How a decision to leave shows (OPINIONS: "Synthetic world: what the decision to leave looks like"):
 # engagement falls towards mu - INTENT_ENG_DROP within days, data exports at INTENT_EXPORTS a day,
 # email opens fall by INTENT_OPEN_DROP on the logit scale, billing (financial) tickets appear.
-INTENT_ENG_DROP, INTENT_EXPORTS, INTENT_OPEN_DROP, INTENT_EXPORT_BURST = 2.5, 0.3, 2.5, 0.6
+INTENT_ENG_DROP, INTENT_EXPORTS, INTENT_OPEN_DROP, INTENT_EXPORT_BURST = 2.5, 0.3, 2.5, 1.0
 ENG_NOISE = 0.08  # daily shock of engagement around the customer's level mu (stationary sd ~0.26)
 SAT_PERSIST = 0.985  # daily persistence of satisfaction (stationary sd 1)
 NPS_RATE = 1.0 / 120.0  # daily chance an active customer (tenure > 30 days) answers the NPS survey
@@ -227,6 +227,11 @@ def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | N
         st["alive"] |= born
         st["sub_no"][born] = 1
         st["sub_start"][born] = t
+    # decisions, cancellations and returns first: a decision shows in the same day's behaviour
+    if chain is None:
+        _churn(st, t, U, env, st["alive"], rec, treat)
+    else:
+        chain.advance(st, t, env, treat)
     alive = st["alive"]
     b2b = st["b2b"]
     intent = st["intent"]
@@ -272,10 +277,6 @@ def step(st: dict, t: int, rng: np.random.Generator, env: Env, rec: Recorder | N
     _payments(st, t, U, alive, rec)
     _contacts_and_surveys(st, t, U, Z, sat, alive, rec)
     _messages(st, t, rng, wd, sat, alive, rec)
-    if chain is None:
-        _churn(st, t, U, env, alive, rec, treat)
-    else:
-        chain.advance(st, t, env, treat)
 
 
 def _tickets(st, t, U, Z, sat, alive, rec) -> None:
