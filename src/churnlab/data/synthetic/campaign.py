@@ -1,32 +1,39 @@
-"""Retention campaigns in the synthetic world: give offers at the world's end, let it run on.
+"""Retention and win-back campaigns in the synthetic world: give offers at the world's end, let it run on.
 
-Each offer multiplies components of the customer's churn hazard (and the pace at which a customer
-who has decided to leave actually cancels) for the whole campaign horizon:
+An offer has a strength ``k_i`` for each customer (see :func:`offer_treatment`):
 
-- ``discount``: price, late-payment and competitor hazards fall by ``discount_effect * s_i`` with
-  ``s_i = min(price_sensitivity_i / 1.5, 1)``: it helps the price-sensitive;
-- ``exclusive_content``: disengagement, recency, component-stop, onboarding and dissatisfaction
-  hazards fall by ``exclusive_effect * e_i`` with ``e_i = sigmoid(2 engagement_i)`` for B2B and a
-  tenth of that for B2C: it helps engaged B2B customers;
-- ``bonus``: every behavioural hazard falls by ``bonus_effect``: small and broad;
+- ``discount``: ``discount_effect * s_i`` with ``s_i = min(price_sensitivity_i / 1.5, 1)``; it lowers
+  the price, late-payment and competitor hazards: it helps the price-sensitive;
+- ``exclusive_content``: ``exclusive_effect * e_i`` with ``e_i = sigmoid(2 mu_i)`` (usual engagement)
+  for B2B and a tenth of that for B2C; it lowers the product and satisfaction hazards: it helps
+  engaged B2B customers;
+- ``bonus``: ``bonus_effect`` for everyone, on every behavioural hazard: small and broad;
 - any offer: customers who react badly to being contacted (``backlash_share``, three times more
   among do-not-disturb customers) see every behavioural hazard rise by ``backlash_effect``.
 
-Both potential outcomes of every customer come from the same random numbers (see :mod:`.world`).
+While the offer is in force, a customer who has already decided to leave changes their mind with a
+share ``k_i`` (before cancelling), and a customer who has already churned comes back at
+``1 + winback_effect * k_i`` times the usual rate when the offer answers the reason they left
+(win-back). Both potential outcomes of every customer come from the same random numbers (see
+:mod:`.world`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import dataclasses
 
 import numpy as np
 import pandas as pd
 
 from churnlab import config as C
+from churnlab.data.synthetic.knobs import MECHANISM_NAMES as MECH_NAMES
 from churnlab.data.synthetic.spec import CAMPAIGN, CHUNK_SIZE, EXPAND
 from churnlab.data.synthetic.tables import chunk_records, records_to_frames
 from churnlab.data.synthetic.truth import Truth, monte_carlo_churn
-from churnlab.data.synthetic.world import MECH_INDEX, Recorder, Treatment, simulate, take_state
+from churnlab.data.synthetic.knobs import REASON_OF
+from churnlab.data.synthetic.world import MECH_INDEX, Recorder, Treatment, reactivation_rate, simulate, take_state
 from churnlab.errors import AnalysisError, SchemaError
 from churnlab.schema import Dataset, require_columns
 
@@ -34,7 +41,8 @@ __all__ = ["CampaignTruth", "run_campaign", "offer_treatment", "ARMS"]
 
 ARMS = ("none", *C.OFFERS)
 PRICE_MECHS = ("price", "late_payment", "competitor")
-PRODUCT_MECHS = ("disengagement", "recency", "component_stop", "onboarding", "dissatisfaction")
+PRODUCT_MECHS = ("disengagement", "recency", "component_stop", "onboarding", "dissatisfaction", "ui_change")
+WINBACK_OFF_REASON = 0.3  # win-back strength of an offer that does not answer the reason the customer left
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,14 @@ class CampaignTruth:
         Cost per treated customer of each offer.
     campaign_date : Timestamp
     horizon_days : int
+    reactivation : DataFrame
+        Win-back: one row per listed customer who had churned by the campaign date and per offer of
+        ``config.OFFERS``: ``customer_id, offer, assigned, churn_reason, reactivated_if_treated,
+        reactivated_if_control`` (a new subscription within the horizon, common random numbers) and
+        ``p_reactivate_treated, p_reactivate_control`` (exact probabilities).
+    reactivation_effect : DataFrame
+        One row per offer: ``offer, n_churned, p_reactivate_control, p_reactivate_treated, effect``
+        (means over all listed churned customers), ``n_assigned`` and ``effect_assigned``.
     """
 
     effects: pd.DataFrame
@@ -66,6 +82,8 @@ class CampaignTruth:
     costs: dict
     campaign_date: pd.Timestamp
     horizon_days: int
+    reactivation: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reactivation_effect: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __repr__(self) -> str:
         ate = ", ".join(f"{r.offer}={r.ate_prob:+.3f}" for r in self.average_effect.itertuples())
@@ -76,7 +94,7 @@ class CampaignTruth:
 
 
 def offer_treatment(st: dict, offer_code: np.ndarray, knobs) -> Treatment:
-    """Hazard multipliers of the offers given to the customers of ``st``.
+    """Effects of the offers given to the customers of ``st``: hazard multipliers, persuasion, win-back.
 
     Parameters
     ----------
@@ -85,31 +103,58 @@ def offer_treatment(st: dict, offer_code: np.ndarray, knobs) -> Treatment:
     offer_code : ndarray of int
         Per customer, index into :data:`ARMS` (0 = none).
     knobs : Knobs
-        Effect sizes (``discount_effect``, ``bonus_effect``, ``exclusive_effect``, ``backlash_*``).
+        Effect sizes (``discount_effect``, ``bonus_effect``, ``exclusive_effect``, ``backlash_*``,
+        ``winback_effect``).
 
     Returns
     -------
     Treatment
-        ``mult`` of shape (mechanisms, customers) and ``treated`` flags.
+        ``mult`` of shape (mechanisms, customers), ``treated`` flags, ``save`` (extra daily chance that a
+        customer who decided to leave changes their mind) and ``react`` (multiplier of a churned
+        customer's daily chance to come back).
+
+    Notes
+    -----
+    Each offer has a strength ``k_i`` for customer ``i``: ``discount_effect * s_i`` with
+    ``s_i = min(price_sensitivity_i / 1.5, 1)``; ``exclusive_effect * e_i`` with ``e_i = sigmoid(2 mu_i)``
+    for B2B and a tenth of that for B2C (``mu_i``: the customer's usual engagement); ``bonus_effect``
+    for everyone. ``k_i`` is (1) the relative fall of the hazard components the offer addresses (price,
+    late payment and competitor for a discount; product and satisfaction ones for exclusive content;
+    every behavioural one for a bonus), (2) the share of customers who had decided to leave and change
+    their mind before cancelling (daily rate ``k / (1 - k) / intent_days``), and (3) through
+    ``1 + winback_effect * k_i * affinity`` the rise of a churned customer's chance to come back, with
+    affinity 1 when the offer answers the reason they left (discount: price or competitor; exclusive
+    content: product or satisfaction; bonus: any), 0.3 otherwise and 0 for customers who moved away.
+    Customers who react badly to being contacted (``backlash``) get every behavioural hazard raised by
+    ``backlash_effect``, are not persuaded and come back less.
     """
     n = offer_code.size
     mult = np.ones((len(MECH_INDEX), n))
     offer = np.asarray(ARMS, dtype=object)[offer_code]
     behavioural = [i for m, i in MECH_INDEX.items() if m != "moved"]
     s = np.minimum(st["ps"] / 1.5, 1.0)
-    d = offer == "discount"
+    e = 1.0 / (1.0 + np.exp(-2.0 * st["mu"])) * np.where(st["b2b"], 1.0, 0.1)
+    d, x, b = offer == "discount", offer == "exclusive_content", offer == "bonus"
+    k = np.zeros(n)
+    k[d] = knobs.discount_effect * s[d]
+    k[x] = knobs.exclusive_effect * e[x]
+    k[b] = knobs.bonus_effect
+    k = np.clip(k, 0.0, 0.95)
     for m in PRICE_MECHS:
-        mult[MECH_INDEX[m], d] *= 1.0 - knobs.discount_effect * s[d]
-    e = 1.0 / (1.0 + np.exp(-2.0 * st["eng"])) * np.where(st["b2b"], 1.0, 0.1)
-    x = offer == "exclusive_content"
+        mult[MECH_INDEX[m], d] *= 1.0 - k[d]
     for m in PRODUCT_MECHS:
-        mult[MECH_INDEX[m], x] *= 1.0 - knobs.exclusive_effect * e[x]
-    b = offer == "bonus"
-    mult[np.ix_(behavioural, np.flatnonzero(b))] *= 1.0 - knobs.bonus_effect
+        mult[MECH_INDEX[m], x] *= 1.0 - k[x]
+    mult[np.ix_(behavioural, np.flatnonzero(b))] *= 1.0 - k[b]
     treated = offer_code > 0
     bad = treated & st["backlash"]
     mult[np.ix_(behavioural, np.flatnonzero(bad))] *= 1.0 + knobs.backlash_effect
-    return Treatment(mult=np.clip(mult, 0.0, None), treated=treated)
+    save = np.where(bad, 0.0, k / (1.0 - k) / knobs.intent_days)
+    mech = np.asarray(MECH_NAMES, dtype=object)[np.maximum(st["churn_mech"], 0)]
+    answers = np.where(d, np.isin(mech, PRICE_MECHS), np.where(x, np.isin(mech, PRODUCT_MECHS), b))
+    affinity = np.where(answers, 1.0, WINBACK_OFF_REASON) * (mech != "moved")
+    react = np.where(bad, 1.0 / (1.0 + knobs.backlash_effect), 1.0 + knobs.winback_effect * k * affinity)
+    return Treatment(mult=np.clip(mult, 0.0, None), treated=treated, save=np.where(treated, save, 0.0),
+                     react=np.where(treated, react, 1.0))
 
 
 def _offer_codes(offers: pd.DataFrame, width: int, n_customers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -171,7 +216,8 @@ def run_campaign(
         The tables extended to ``as_of = campaign_date + horizon_days`` (the offers appear as promo
         messages on the campaign date; cancellations close subscriptions; returns open new ones).
     CampaignTruth
-        Potential outcomes, true average effects and costs.
+        Potential outcomes, true average effects and costs; for listed customers who had already
+        churned, potential reactivations and the true win-back effect of each offer.
 
     Raises
     ------
@@ -186,6 +232,9 @@ def run_campaign(
     same random streams, so each customer's outcomes differ only through the offer (common random
     numbers). ``ate`` for offer k is ``mean_i(retained_i(k) - retained_i(none))`` over all listed
     customers; ``ate_prob`` the same with probabilities, computed by :func:`.truth.monte_carlo_churn`.
+    Listing churned customers makes a win-back campaign: their retention outcomes are 0 under every
+    offer and their reactivation (a new subscription within the horizon) is recorded instead, with its
+    exact probability (a churned customer's daily chance to return is constant over the horizon).
     """
     spec = truth.spec
     date = pd.Timestamp(campaign_date) if campaign_date is not None else spec.end
@@ -202,6 +251,10 @@ def run_campaign(
     new_as_of = spec.end + pd.Timedelta(days=H)
     retained = {a: np.zeros(gid.size, bool) for a in ARMS}
     p_retain = {a: np.zeros(gid.size) for a in ARMS}
+    back = {a: np.zeros(gid.size, bool) for a in ARMS}
+    p_back = {a: np.zeros(gid.size) for a in ARMS}
+    churned = np.zeros(gid.size, bool)
+    reason = np.full(gid.size, "", dtype=object)
     records = []
     for c in range(spec.n_chunks):
         lo = c * CHUNK_SIZE
@@ -210,9 +263,8 @@ def run_campaign(
         n = st0["gid"].size
         assigned = np.zeros(n, np.int64)
         assigned[gid[mine] - lo] = code[mine]
-        # realised world: the assigned offers, recorded
+        # realised world: the assigned offers, recorded (a churn in the horizon sets churn_day >= day)
         st = take_state(st0, np.arange(n))
-        st["churn_day"][:] = -(10**6)
         rec = Recorder(n, day, H)
         simulate(st, day, day + H, spec.rng(c, CAMPAIGN, seed), env, rec, offer_treatment(st0, assigned, spec.knobs))
         records.append(chunk_records(st, rec, spec.start, new_as_of, spec.rng(c, EXPAND, seed + 1)))
@@ -220,11 +272,15 @@ def run_campaign(
         # every arm for the listed customers: realised outcome and probability, common random numbers
         listed = gid[mine] - lo
         sub0 = take_state(st0, listed)
+        lost = ~sub0["alive"] & (sub0["sub_no"] >= 1)
+        churned[mine] = lost
+        reason[mine] = np.where(lost, [REASON_OF[MECH_NAMES[m]] for m in np.maximum(sub0["churn_mech"], 0)], "")
+        # days of the horizon on which a churned customer may come back (a week after leaving)
+        eligible = np.clip(day + H - np.maximum(day, sub0["churn_day"] + 7), 0, H)
         for a, arm in enumerate(ARMS):
             arm_codes = np.zeros(n, np.int64)
             arm_codes[listed] = a
             st = take_state(st0, np.arange(n))
-            st["churn_day"][:] = -(10**6)
             simulate(
                 st,
                 day,
@@ -235,11 +291,40 @@ def run_campaign(
                 offer_treatment(st0, arm_codes, spec.knobs) if a else None,
             )
             retained[arm][mine] = ~(st["churn_day"][listed] >= day) & st0["alive"][listed]
+            back[arm][mine] = lost & (st["sub_no"][listed] > sub0["sub_no"])
             tr = offer_treatment(sub0, np.full(listed.size, a, np.int64), spec.knobs) if a else None
             p = monte_carlo_churn(sub0, day, H, n_sims, env, lambda b, c=c: spec.rng(c, CAMPAIGN, seed, 1, b), tr)
             p_retain[arm][mine] = np.where(sub0["alive"], 1.0 - p, 0.0)
+            # a churned customer's daily chance to return is constant over the horizon: exact probability
+            p_back[arm][mine] = np.where(lost, -np.expm1(eligible * np.log1p(-reactivation_rate(sub0, env, tr))), 0.0)
     extended = _extend(dataset, records, spec, new_as_of, date)
-    return extended, _campaign_truth(gid, code, retained, p_retain, spec, date, H)
+    truth_ = _campaign_truth(gid, code, retained, p_retain, spec, date, H)
+    react, react_effect = _reactivation_truth(gid, code, churned, reason, back, p_back, spec)
+    return extended, dataclasses.replace(truth_, reactivation=react, reactivation_effect=react_effect)
+
+
+def _reactivation_truth(gid, code, churned, reason, back, p_back, spec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Win-back truth: potential reactivations of the listed churned customers under every offer."""
+    w = spec.id_width
+    arms = np.asarray(ARMS, dtype=object)
+    idx = np.flatnonzero(churned)
+    ids = pd.Series([f"c{g:0{w}d}" for g in gid[idx].tolist()], dtype="string")
+    frames, rows = [], []
+    for o in C.OFFERS:
+        got = arms[code[idx]] == o
+        frames.append(pd.DataFrame({
+            C.CUSTOMER_ID: ids, "offer": pd.Series([o] * idx.size, dtype="string"), "assigned": got,
+            "churn_reason": pd.Series(reason[idx], dtype="string"),
+            "reactivated_if_treated": back[o][idx], "reactivated_if_control": back["none"][idx],
+            "p_reactivate_treated": p_back[o][idx], "p_reactivate_control": p_back["none"][idx],
+        }))
+        diff = p_back[o][idx] - p_back["none"][idx]
+        rows.append({"offer": o, "n_churned": int(idx.size),
+                     "p_reactivate_control": float(p_back["none"][idx].mean()) if idx.size else np.nan,
+                     "p_reactivate_treated": float(p_back[o][idx].mean()) if idx.size else np.nan,
+                     "effect": float(diff.mean()) if idx.size else np.nan, "n_assigned": int(got.sum()),
+                     "effect_assigned": float(diff[got].mean()) if got.any() else np.nan})
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
 def _campaign_truth(gid, code, retained, p_retain, spec, date, H) -> CampaignTruth:

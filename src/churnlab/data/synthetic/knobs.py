@@ -87,15 +87,21 @@ class Knobs:
     sharer_share, dnd_share : float
         Share of accounts that are shared; share of customers with do-not-disturb.
     discount_effect : float
-        Hazard reduction a discount gives the most price-sensitive customers (scaled by their
-        price sensitivity).
+        Strength of a discount for the most price-sensitive customers (scaled by their price
+        sensitivity): the relative fall of their price, late-payment and competitor hazards, and the
+        share of those who had decided to leave that change their mind (see
+        :func:`~churnlab.data.synthetic.campaign.offer_treatment`).
     bonus_effect : float
-        Hazard reduction of a bonus, for everyone.
+        Strength of a bonus, the same for everyone (small and broad).
     exclusive_effect : float
-        Hazard reduction of exclusive content for engaged B2B customers (scaled by engagement).
+        Strength of exclusive content for engaged B2B customers (scaled by usual engagement; a tenth
+        for B2C), on the product and satisfaction hazards.
     backlash_share, backlash_effect : float
         Share of customers who react badly to being contacted (more among do-not-disturb
         customers) and the relative hazard increase they get from any offer.
+    winback_effect : float
+        Win-back: a churned customer given an offer of strength k comes back at
+        ``1 + winback_effect * k`` times the usual rate when the offer answers the reason they left.
     discount_cost, bonus_cost, exclusive_content_cost : float
         Cost of each offer per treated customer (currency units).
     """
@@ -125,10 +131,11 @@ class Knobs:
     sharer_share: float = 0.02
     dnd_share: float = 0.10
     discount_effect: float = 0.9
-    bonus_effect: float = 0.05
+    bonus_effect: float = 0.07
     exclusive_effect: float = 0.8
     backlash_share: float = 0.03
-    backlash_effect: float = 0.5
+    backlash_effect: float = 1.0
+    winback_effect: float = 4.0
     discount_cost: float = 15.0
     bonus_cost: float = 5.0
     exclusive_content_cost: float = 8.0

@@ -71,7 +71,7 @@ def monte_carlo_churn(state: dict, day: int, horizon_days: int, n_sims: int, env
         st = tile_state(state, k)
         tr = None
         if treatment is not None:
-            tr = Treatment(mult=np.tile(treatment.mult, (1, k)), treated=np.tile(treatment.treated, k))
+            tr = treatment.tile(k)
         chain = FateChain(st["intent"] & st["alive"])
         simulate(st, day, day + horizon_days, rng_of(batch), env, None, tr, chain=chain)
         churned += chain.p_gone.reshape(k, n).sum(axis=0)

@@ -24,7 +24,7 @@ from churnlab.data.synthetic.population import N_COMPONENTS, USE_PER_SESSION
 __all__ = [
     "Env", "Recorder", "Treatment", "step", "simulate", "covariates",
     "hazard_components", "MECH_INDEX", "take_state", "tile_state",
-    "concat_states", "FateChain",
+    "concat_states", "FateChain", "reactivation_rate",
 ]
 
 MECH_INDEX = {m: i for i, m in enumerate(MECHANISM_NAMES)}
@@ -37,16 +37,17 @@ WEIGHTS = {
     "price": 0.10, "late_payment": 0.07, "service": 0.07, "dissatisfaction": 0.06, "ui_change": 0.05,
     "competitor": 0.05, "account_sharing": 0.02,
 }
-# Mean of each raw hazard covariate over active customer-days at default knobs (measured on a
-# 20,000-customer world, seed 0), so that each weight above is the mechanism's share.
+# Mean of each raw hazard covariate over the days of active customers who have not decided to leave, at
+# default knobs (measured by calibrate.py on a 20,000-customer world, seed 0), so that each weight above
+# is the mechanism's share.
 NORMS = {
-    "baseline": 1.0, "moved": 1.0, "disengagement": 0.3583, "recency": 1.3876, "onboarding": 0.0512,
-    "component_stop": 0.7582, "price": 0.9961, "late_payment": 0.072, "service": 0.0465, "dissatisfaction": 0.855,
-    "ui_change": 0.0629, "competitor": 0.132, "account_sharing": 0.0164,
+    "baseline": 1.0, "moved": 1.0, "disengagement": 0.3585, "recency": 1.3865, "onboarding": 0.0428,
+    "component_stop": 0.6702, "price": 0.9966, "late_payment": 0.0719, "service": 0.0464, "dissatisfaction": 0.8556,
+    "ui_change": 0.0629, "competitor": 0.1317, "account_sharing": 0.0163,
 }
 # Overall scale that turns the knob's monthly churn into the daily hazard actually realised
-# (selection of frail customers lowers the realised rate below the naive one); measured.
-CALIBRATION_B2B, CALIBRATION_B2C = 1.295, 1.276
+# (selection of frail customers lowers the realised rate below the naive one); measured by calibrate.py.
+CALIBRATION_B2B, CALIBRATION_B2C = 1.292, 1.272
 # Shape of the disengagement covariate (a logistic curve in engagement: the risk of a disengaged
 # customer saturates) and of the recency covariate (usual gaps missed, capped, to a power).
 DISENGAGEMENT_SLOPE, DISENGAGEMENT_CENTER = 2.5, -0.5
@@ -99,14 +100,25 @@ class Env:
 
 @dataclass
 class Treatment:
-    """An offer in force: per customer and mechanism, the multiplier of that hazard component.
+    """An offer in force.
 
-    ``mult`` has shape (mechanisms, customers); 1 everywhere means no effect. ``treated`` marks the
-    customers who actually received an offer (not ``none``).
+    ``mult`` has shape (mechanisms, customers): the multiplier of each hazard component (1 = no
+    effect). ``treated`` marks the customers who actually received an offer (not ``none``).
+    ``save`` (optional, per customer) is the extra daily chance that a customer who has decided to
+    leave changes their mind while the offer is in force; ``react`` (optional, per customer) multiplies
+    the daily chance that a churned customer comes back (win-back).
     """
 
     mult: np.ndarray
     treated: np.ndarray
+    save: np.ndarray | None = None
+    react: np.ndarray | None = None
+
+    def tile(self, k: int) -> Treatment:
+        """``k`` copies side by side (as :func:`tile_state`)."""
+        return Treatment(mult=np.tile(self.mult, (1, k)), treated=np.tile(self.treated, k),
+                         save=None if self.save is None else np.tile(self.save, k),
+                         react=None if self.react is None else np.tile(self.react, k))
 
 
 class Recorder:
@@ -169,11 +181,11 @@ def covariates(st: dict, t: int, env: Env) -> np.ndarray:
     """Raw hazard covariate of each mechanism on day ``t``: array (mechanisms, customers).
 
     ``x_ik`` is 1 for baseline and moved, sigmoid(-2.5 (engagement + 0.5)), (days since the last
-    session in units of the customer's usual gap, capped at 5)^2, not activated during the first 120 days, number
-    of stopped
-    components, price sensitivity times relative fee, recent late payments, recent bad tickets,
-    exp(-satisfaction - 0.5), the UI shock, the competitor shock times price sensitivity, account
-    sharing. :data:`NORMS` holds their means over active customer-days at default knobs.
+    session in units of the customer's usual gap, capped at 5)^2, not activated within 14 days (from
+    day 14 to day 120 of the subscription), number of stopped components idle beyond 30 days, price
+    sensitivity times relative fee, recent late payments, recent bad tickets, exp(-satisfaction - 0.5),
+    the UI shock, the competitor shock times price sensitivity, account sharing. :data:`NORMS` holds
+    their means over the days of active customers who have not decided to leave, at default knobs.
     """
     n = st["gid"].size
     X = np.empty((M, n))
@@ -182,8 +194,10 @@ def covariates(st: dict, t: int, env: Env) -> np.ndarray:
     X[2] = _sigmoid(-DISENGAGEMENT_SLOPE * (st["eng"] - DISENGAGEMENT_CENTER))
     # days since the last session in units of the customer's usual gap between sessions
     X[3] = np.clip((t - st["last_session"]) * st["rate"] * np.exp(st["mu"]) * 0.8, 0.0, RECENCY_CAP) ** RECENCY_POWER
-    X[4] = (~st["activated"]) & (t - st["sub_start"] < 120)
-    X[5] = st["stopped"].sum(axis=0)
+    # not activated within 14 days of signup (known from day 14), during the first 120 days
+    X[4] = (~st["activated"]) & (t - st["signup_day"] >= 14) & (t - st["sub_start"] < 120)
+    # components stopped and idle beyond 30 days
+    X[5] = (st["stopped"] & (t - st["last_use"] > 30)).sum(axis=0)
     X[6] = st["ps"] * st["fee_norm"]
     X[7] = st["late_mem"]
     X[8] = st["serv_mem"]
@@ -414,7 +428,7 @@ class FateChain:
     ``none -> intent`` with probability ``q (1 - m)``, ``none -> cancelled`` with ``q m`` (``moved``
     leaves at once; ``q = 1 - exp(-h)``, ``m`` its share of ``h``), ``intent -> cancelled`` with
     ``p_c = ratio / intent_days`` (``ratio``: an offer's effect on the hazard) and ``intent -> none``
-    with :data:`INTENT_ABANDON`. The covariate path itself is simulated with the intent state frozen.
+    with :data:`INTENT_ABANDON` plus an offer's persuasion (``Treatment.save``). The covariate path itself is simulated with the intent state frozen.
     """
 
     def __init__(self, intent: np.ndarray) -> None:
@@ -436,11 +450,25 @@ class FateChain:
             h = comp.sum(axis=0)
         q = -np.expm1(-h)
         m = comp[MECH_INDEX["moved"]] / np.maximum(h, 1e-300)
-        a = np.minimum(INTENT_ABANDON, 1.0 - p_c)
+        a = _abandon_rate(p_c, treat)
         none, intent = self.p_none, self.p_intent
         self.p_gone = self.p_gone + intent * p_c + none * q * m
         self.p_intent = intent * (1.0 - p_c - a) + none * q * (1.0 - m)
         self.p_none = none * (1.0 - q) + intent * a
+
+
+def _abandon_rate(p_cancel, treat: Treatment | None):
+    """Daily chance that a customer in intent changes their mind (never above ``1 - p_cancel``)."""
+    a = INTENT_ABANDON if treat is None or treat.save is None else INTENT_ABANDON + treat.save
+    return np.minimum(a, 1.0 - p_cancel)
+
+
+def reactivation_rate(st: dict, env: Env, treat: Treatment | None = None) -> np.ndarray:
+    """Daily chance that each churned customer comes back (customers who moved away: a fifth of it)."""
+    p = env.react_p * np.where(st["churn_mech"] == MECH_INDEX["moved"], 0.2, 1.0)
+    if treat is not None and treat.react is not None:
+        p = np.minimum(p * treat.react, 1.0)
+    return p
 
 
 def _churn(st, t, U, env, alive, rec, treat) -> None:
@@ -457,12 +485,14 @@ def _churn(st, t, U, env, alive, rec, treat) -> None:
     intent = st["intent"]
     deciding = alive & ~intent
     decide = deciding & (U[22] < -np.expm1(-h))
-    # customers already in intent: cancel (slowed or sped by an offer) or change their mind
+    # customers already in intent: cancel (slowed or sped by an offer) or change their mind (an offer
+    # may persuade them)
     p_cancel = 1.0 / env.knobs.intent_days
     if ratio is not None:
         p_cancel = np.minimum(p_cancel * ratio, 1.0)
+    p_abandon = _abandon_rate(p_cancel, treat)
     cancel = intent & alive & (U[24] < p_cancel)
-    abandon = intent & alive & ~cancel & (U[24] > 1.0 - INTENT_ABANDON)
+    abandon = intent & alive & ~cancel & (U[24] > 1.0 - p_abandon)
     st["intent"] = (intent & ~abandon) & ~cancel
     di = np.flatnonzero(decide)
     moved_now = np.zeros(0, np.int64)
@@ -489,7 +519,7 @@ def _churn(st, t, U, env, alive, rec, treat) -> None:
                     sub_no=st["sub_no"][leave].copy(), exit=answered, u_exit=U[26, leave].copy())
     # reactivation of customers who left at least a week ago
     gone = ~st["alive"] & (st["sub_no"] >= 1) & (t - st["churn_day"] >= 7)
-    p = env.react_p * np.where(st["churn_mech"] == MECH_INDEX["moved"], 0.2, 1.0)
+    p = reactivation_rate(st, env, treat)
     back = np.flatnonzero(gone & (U[27] < p))
     if back.size:
         st["alive"][back] = True
