@@ -20,19 +20,18 @@ share ``k_i`` (before cancelling), and a customer who has already churned comes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from churnlab import config as C
 from churnlab.data.synthetic.knobs import MECHANISM_NAMES as MECH_NAMES
+from churnlab.data.synthetic.knobs import REASON_OF
 from churnlab.data.synthetic.spec import CAMPAIGN, CHUNK_SIZE, EXPAND
 from churnlab.data.synthetic.tables import chunk_records, records_to_frames
 from churnlab.data.synthetic.truth import Truth, monte_carlo_churn
-from churnlab.data.synthetic.knobs import REASON_OF
 from churnlab.data.synthetic.world import MECH_INDEX, Recorder, Treatment, reactivation_rate, simulate, take_state
 from churnlab.errors import AnalysisError, SchemaError
 from churnlab.schema import Dataset, require_columns

@@ -428,7 +428,8 @@ class FateChain:
     ``none -> intent`` with probability ``q (1 - m)``, ``none -> cancelled`` with ``q m`` (``moved``
     leaves at once; ``q = 1 - exp(-h)``, ``m`` its share of ``h``), ``intent -> cancelled`` with
     ``p_c = ratio / intent_days`` (``ratio``: an offer's effect on the hazard) and ``intent -> none``
-    with :data:`INTENT_ABANDON` plus an offer's persuasion (``Treatment.save``). The covariate path itself is simulated with the intent state frozen.
+    with :data:`INTENT_ABANDON` plus an offer's persuasion (``Treatment.save``). The covariate path itself
+    is simulated with the intent state frozen.
     """
 
     def __init__(self, intent: np.ndarray) -> None:
