@@ -302,3 +302,31 @@ def test_when_the_orchestrator_itself_breaks_no_mlflow_run_is_left_running(proje
     client = _mlflow_client()
     runs = client.search_runs([client.get_experiment_by_name("breaks").experiment_id])
     assert runs and {r.info.status for r in runs} == {"FAILED"}
+
+
+def test_the_data_cache_key_changes_with_the_loader_code_so_a_changed_generator_rebuilds(monkeypatch):
+    from churnlab import runner
+
+    data = DataSpec(source="synthetic", settings={"customers": 200, "seed": 0})
+    before = runner._cache_key(data)
+    assert before == runner._cache_key(data) and before.startswith("synthetic-")
+    assert runner._cache_key(DataSpec(source="synthetic", settings={"customers": 201, "seed": 0})) != before
+    monkeypatch.setattr(runner, "loader_digest", lambda: "0" * 12)
+    assert runner._cache_key(data) != before
+
+
+def test_the_loader_digest_changes_when_the_synthetic_generator_source_changes(tmp_path, monkeypatch):
+    import shutil
+
+    from churnlab import runner
+
+    package = Path(runner.__file__).parent
+    copy = tmp_path / "churnlab"
+    shutil.copytree(package / "data", copy / "data")
+    shutil.copy(package / "schema.py", copy / "schema.py")
+    monkeypatch.setattr(runner, "__file__", str(copy / "runner.py"))
+    before = runner.loader_digest()
+    assert before == runner.loader_digest() and len(before) == 12
+    world = copy / "data" / "synthetic" / "world.py"
+    world.write_text(world.read_text() + "\n# a changed world\n")
+    assert runner.loader_digest() != before

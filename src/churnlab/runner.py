@@ -81,16 +81,34 @@ def exit_code(record: RunRecord) -> int:
 # --- data -----------------------------------------------------------------------------------------
 
 
+def loader_digest() -> str:
+    """Hash of the code that builds data (``churnlab/data`` and ``schema.py``): 12 hex characters.
+
+    Part of every data cache key, so a change to a loader or to the synthetic world's generator
+    rebuilds the cached data instead of silently reusing tables the current code would not produce.
+    """
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted([package / "schema.py", *(package / "data").rglob("*.py")]):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _cache_key(data: DataSpec) -> str:
-    """Return the spec's data key; a files source also hashes its config and the size/mtime of its folder's files."""
-    if data.source != "files":
-        return data.key
-    config = Path(data.settings["config"])
-    digest = hashlib.sha256(config.read_bytes())
-    for path in sorted(p for p in config.parent.iterdir() if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return f"files-{hashlib.sha256((data.key + digest.hexdigest()).encode()).hexdigest()[:12]}"
+    """Return the data's cache key ``<source>-<12 hex>``.
+
+    It hashes the spec's source and settings, the loader code (:func:`loader_digest`) and, for a files
+    source, its config and the size/mtime of its folder's files.
+    """
+    digest = hashlib.sha256((data.key + loader_digest()).encode())
+    if data.source == "files":
+        config = Path(data.settings["config"])
+        digest.update(config.read_bytes())
+        for path in sorted(p for p in config.parent.iterdir() if p.is_file()):
+            stat = path.stat()
+            digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return f"{data.source}-{digest.hexdigest()[:12]}"
 
 
 def _build(data: DataSpec, folder: Path) -> None:
