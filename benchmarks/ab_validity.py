@@ -3,8 +3,8 @@
 Vectorised simulations (numpy) through churnlab's own formulas and result objects; writes its section of
 benchmarks/RESULTS.md between ``<!-- ab_validity:start -->`` and ``<!-- ab_validity:end -->``.
 
-Usage: ``python benchmarks/ab_validity.py [--sims 2000] [--world-customers 20000] [--folds 5] [--policy-reps 200]
-[--no-write]``.
+Usage: ``python benchmarks/ab_validity.py [--sims 2000] [--world-customers N] [--audience-share S] [--folds 5]
+[--policy-reps 200] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from churnlab.experiment import stats as S
 from churnlab.experiment.analysis import DEFAULT_LOGRANK_TAU2, effect, plan_power, srm_check
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+#: The synthetic world of the campaign checks and the share of its active customers in the retention audience
+#: (riskiest first); OPINIONS.md "A/B benchmark audience".
+WORLD_CUSTOMERS, AUDIENCE_SHARE = 40_000, 0.5
 START, END = "<!-- ab_validity:start -->", "<!-- ab_validity:end -->"
 ALPHA = 0.05
 
@@ -131,19 +134,53 @@ def peeking_logrank(rng, sims, n, horizon=91, every=7, daily_hazard=0.004, tau2=
     return naive_any / sims, seq_any / sims, len(looks)
 
 
-def _potential_probabilities(dataset, truth, customers, campaign_date, horizon, seed):
-    """Per customer, the world's retention probability under each offer and under no offer."""
+def _potential_outcomes(dataset, truth, customers, lost, campaign_date, horizon, seed):
+    """The world's probabilities under every arm: retention of the at-risk ``customers``, return of the ``lost``.
+
+    One campaign lists both groups (common random numbers make each customer's probabilities independent of who
+    else is listed): ``effects_by_offer`` holds every arm's retention probability, ``reactivation`` every arm's
+    probability that a churned customer comes back within the horizon.
+    """
     from churnlab.config import OFFERS
     from churnlab.data.synthetic import run_campaign
 
-    probs = {}
+    offers = pd.DataFrame({"customer_id": [*customers, *lost], "offer": "none"})
+    _, ct = run_campaign(dataset, truth, offers, campaign_date=campaign_date, horizon_days=horizon, seed=seed)
+    probs, back = {}, {}
     for offer in OFFERS:
-        offers = pd.DataFrame({"customer_id": customers, "offer": offer})
-        _, ct = run_campaign(dataset, truth, offers, campaign_date=campaign_date, horizon_days=horizon, seed=seed)
-        e = ct.effects[ct.effects["offer"] == offer].set_index("customer_id").reindex(customers)
+        e = ct.effects_by_offer[ct.effects_by_offer["offer"] == offer].set_index("customer_id").reindex(customers)
         probs[offer] = e["p_retain_treated"].to_numpy(dtype=float)
         probs["none"] = e["p_retain_control"].to_numpy(dtype=float)
-    return probs, {k: float(v) for k, v in ct.costs.items()}
+        r = ct.reactivation[ct.reactivation["offer"] == offer].set_index("customer_id").reindex(lost)
+        back[offer] = r["p_reactivate_treated"].to_numpy(dtype=float)
+        back["none"] = r["p_reactivate_control"].to_numpy(dtype=float)
+    if np.isnan(probs["none"]).any() or np.isnan(back["none"]).any():
+        raise RuntimeError("the campaign truth lacks a listed customer")
+    return probs, back, {k: float(v) for k, v in ct.costs.items()}
+
+
+def winback_coverage(lost, back, reps, seed):
+    """Win-back: coverage of each offer's true reactivation effect and power, over re-randomised hash splits."""
+    from churnlab.config import OFFERS
+    from churnlab.experiment.assign import assign
+
+    arms = list(OFFERS)
+    true = {a: float(np.mean(back[a] - back["none"])) for a in arms}
+    rng = np.random.default_rng(seed + 3)
+    covered = {a: 0 for a in arms}
+    detected = {a: 0 for a in arms}
+    for r in range(reps):
+        arm = assign(lost, "winback-coverage", arms, 0.1, salt=str(r))["arm"].to_numpy()
+        p = np.select([arm == a for a in [*arms, "none"]], [back[a] for a in [*arms, "none"]])
+        y = (rng.random(len(lost)) < p).astype(float)
+        c = S.moments(y[arm == "none"])
+        for a in arms:
+            res = effect(S.moments(y[arm == a]), c)
+            covered[a] += res.ci_lower <= true[a] <= res.ci_upper
+            detected[a] += res.ci_lower > 0
+    return {"true": true, "coverage": sum(covered.values()) / (reps * len(arms)),
+            "coverage_by_arm": {a: v / reps for a, v in covered.items()},
+            "power": {a: v / reps for a, v in detected.items()}, "reps": reps}
 
 
 def policy_coverage(full, pols, outcome_model, planned, costs, value, metric, arms, probs, *, idx_of, n_audience,
@@ -201,22 +238,44 @@ def policy_coverage(full, pols, outcome_model, planned, costs, value, metric, ar
                                    for k, se in (("floor", floor), ("measured", rerand["se"]))}}
 
 
-def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=200):
-    """Coverage of the world's true average effect and the uplift policy's profit (needs run_campaign)."""
+def _ate_by(probs, arms, frame, pos, mask):
+    """True average effect of each offer over the rows of ``frame`` selected by ``mask``."""
+    idx = frame.loc[mask, "customer_id"].map(pos).to_numpy()
+    return {a: float(np.mean(probs[a][idx] - probs["none"][idx])) if idx.size else float("nan") for a in arms}
+
+
+def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=200, share=0.5, winback_days=180):
+    """Coverage of the world's true average effects, the uplift policy's profit and win-back (needs run_campaign).
+
+    The retention audience is the riskiest ``share`` of the active customers (recency rule); the win-back audience
+    the customers who churned in the ``winback_days`` before the campaign. Both get offers in one campaign with a
+    10% holdout each (separate hash experiments).
+    """
     import churnlab.data.synthetic as syn
 
     if not hasattr(syn, "run_campaign"):
         return {"skipped": "churnlab.data.synthetic.run_campaign is not available"}
     from churnlab.config import OFFERS
+    from churnlab.experiment.analysis import analyze
     from churnlab.experiment.assign import assign
-    from churnlab.experiment.campaign import at_risk_audience, campaign_outcomes, pre_period_covariates
+    from churnlab.experiment.campaign import (
+        UPLIFT_FEATURES,
+        at_risk_audience,
+        campaign_outcomes,
+        churned_customers,
+        pre_period_covariates,
+        reactivation_outcomes,
+    )
     from churnlab.experiment.uplift import compare_policies, cross_fit_uplift, fit_uplift_by_arm, recommend_policy
 
     dataset, truth = syn.generate(n_customers, seed=seed)
     t = pd.Timestamp(dataset.as_of)
-    audience = at_risk_audience(dataset, t, share=0.5)
+    audience = at_risk_audience(dataset, t, share=share)
     ids = audience["customer_id"].to_numpy()
-    probs, costs = _potential_probabilities(dataset, truth, ids, t, horizon, seed)
+    lost = churned_customers(dataset, t, within_days=winback_days)["customer_id"].to_numpy()
+    t_truth = time.perf_counter()
+    probs, back, costs = _potential_outcomes(dataset, truth, ids, lost, t, horizon, seed)
+    t_truth = time.perf_counter() - t_truth
     arms = list(OFFERS)
     true_ate = {a: float(np.mean(probs[a] - probs["none"])) for a in arms}
     # Coverage: re-randomise the hash split (fresh salt) and redraw outcomes from the world's probabilities.
@@ -235,19 +294,29 @@ def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=2
            f"{len(ids):,} customers, true effects " + ", ".join(f"{a} {v:+.3f}" for a, v in true_ate.items())}
     # Uplift policy on one real campaign, evaluated two ways: the first version (learners trained on one half,
     # IPW on the other half) and the current one (cross-fitted over all customers, doubly robust).
+    out.update(winback=winback_coverage(lost, back, reps, seed))
     assignment = assign(audience, "policy", arms, 0.1)
-    offers = assignment.rename(columns={"arm": "offer"})[["customer_id", "offer"]]
+    wb_assignment = assign(pd.DataFrame({"customer_id": lost}), "winback", arms, 0.1)
+    offers = pd.concat([assignment, wb_assignment]).rename(columns={"arm": "offer"})[["customer_id", "offer"]]
     after, _ = syn.run_campaign(dataset, truth, offers, campaign_date=t, horizon_days=horizon, seed=seed)
+    # win-back on the realised campaign: each offer's reactivation effect against the holdout, Holm-corrected
+    wb = analyze(reactivation_outcomes(after, wb_assignment, t, horizon_days=horizon), ["reactivated"],
+                 wb_assignment.attrs["planned_shares"], correction="holm").summary
+    wb = wb[wb["kind"] == "absolute"].set_index("arm")
+    out["winback"]["realised"] = {a: (float(wb.loc[a, "estimate"]), float(wb.loc[a, "ci_lower"]),
+                                      float(wb.loc[a, "ci_upper"]), float(wb.loc[a, "p_adjusted"]))
+                                  for a in arms}
+    out["winback"]["n"] = len(lost)
+    out["winback"]["base"] = float(np.mean(back["none"]))
     table = campaign_outcomes(after, assignment, t, horizons=[horizon]).merge(
         pre_period_covariates(dataset, ids, t), on="customer_id").merge(
         audience[["customer_id", "risk_score", "risk_decile"]], on="customer_id")
     table["monthly_fee"] = table["monthly_fee"].fillna(table["monthly_fee"].median())
-    feats = ["pre_sessions_30", "pre_sessions_90", "pre_paid_90", "tenure_days", "monthly_fee", "risk_score"]
+    feats = list(UPLIFT_FEATURES)
     metric = f"retained_{horizon}"
     planned = assignment.attrs["planned_shares"]
     pos = {cid: i for i, cid in enumerate(ids)}
     value_all = table["monthly_fee"].to_numpy() * horizon / 30
-    best = max(arms, key=lambda a: true_ate[a] * float(np.median(value_all)) - costs[a])
 
     def policies_for(frame, uplift):
         value = frame["monthly_fee"].to_numpy() * horizon / 30
@@ -260,6 +329,10 @@ def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=2
         idx = frame["customer_id"].map(pos).to_numpy()
         return sum(float(((probs[a][idx] - probs["none"][idx]) * value - costs.get(a, 0.0))[pol == a].sum())
                    for a in arms) / len(frame) * len(ids)
+
+    # treat-all gives everyone the single offer with the highest true profit: the strongest one-offer roll-out
+    treat_all_truth = {a: true_profit(table, np.full(len(table), a, dtype=object), value_all) for a in arms}
+    best = max(arms, key=treat_all_truth.get)
 
     half = np.random.default_rng(seed + 1).random(len(table)) < 0.5
     train, test = table[~half], table[half].reset_index(drop=True)
@@ -300,7 +373,10 @@ def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=2
                                n_audience=len(ids), seed=seed, reps=policy_reps),
                value_quantiles=np.quantile(value, [0.5, 0.9, 0.99, 1.0]))
     out.update(policy_rows=rows, gain_rows=gain_rows, audience=len(ids), cross_fit_seconds=t_cf,
-               share_treated=float(cf_dr.loc["uplift policy", "share_treated"]))
+               share_treated=float(cf_dr.loc["uplift policy", "share_treated"]), truth_seconds=t_truth,
+               treat_all_truth=treat_all_truth, features=feats, costs=costs,
+               true_ate_by={"B2B": _ate_by(probs, arms, table, pos, table["is_b2b"] == 1),
+                            "B2C": _ate_by(probs, arms, table, pos, table["is_b2b"] == 0)})
     return out
 
 
@@ -331,7 +407,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sims", type=int, default=2000)
     ap.add_argument("--n", type=int, default=20_000)
-    ap.add_argument("--world-customers", type=int, default=20_000)
+    ap.add_argument("--world-customers", type=int, default=WORLD_CUSTOMERS)
+    ap.add_argument("--audience-share", type=float, default=AUDIENCE_SHARE,
+                    help="share of the active customers in the retention audience, riskiest first")
     ap.add_argument("--coverage-reps", type=int, default=2000)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--policy-reps", type=int, default=200)
@@ -349,7 +427,7 @@ def main() -> None:
     pband = S.binomial_band(args.sims, ALPHA, 0.99)
     t1 = time.perf_counter()
     world = world_checks(args.world_customers, args.coverage_reps, args.seed, n_folds=args.folds,
-                         policy_reps=args.policy_reps)
+                         policy_reps=args.policy_reps, share=args.audience_share)
     t_world = time.perf_counter() - t1
 
     def ok(flag: bool) -> str:
@@ -360,8 +438,10 @@ def main() -> None:
         f"Machine: {machine()}",
         f"Simulations: {args.sims} per check, n = {args.n:,} at 10/90 (holdout/treated), base retention 70%, "
         f"seed {args.seed}; {t_aa:.0f} s for A/A + power, {t_world:.0f} s for the world checks "
-        f"({args.world_customers:,}-customer world"
-        + (f", cross-fitting {world['cross_fit_seconds']:.0f} s" if "cross_fit_seconds" in world else "") + ").",
+        f"({args.world_customers:,}-customer world, retention audience the riskiest {args.audience_share:.0%} of "
+        f"the active customers"
+        + (f"; world's potential outcomes {world['truth_seconds']:.0f} s, cross-fitting "
+           f"{world['cross_fit_seconds']:.0f} s" if "cross_fit_seconds" in world else "") + ").",
         "",
         "| check | measured | target | verdict |",
         "|---|---|---|---|",
@@ -394,6 +474,18 @@ def main() -> None:
         cov = world["coverage"]
         lines.append(f"| CI coverage of the world's true average effect ({world['coverage_reps']} re-randomisations, "
                      f"{world['coverage_arms']}) | {cov:.2%} | 95% ± 1.5% | {ok(abs(cov - 0.95) <= 0.015)} |")
+        by = world["true_ate_by"]
+        lines.append(
+            "| world's true average effect on 90-day retention by segment (B2B / B2C) | "
+            + ", ".join(f"{a} {by['B2B'][a]:+.3f} / {by['B2C'][a]:+.3f}" for a in by["B2B"])
+            + " | — | — |")
+        lines.append(
+            "| world's true profit of treating everyone with one offer (value = fee x 3 months, costs "
+            + ", ".join(f"{a} {c:g}" for a, c in world["costs"].items() if a != "none") + ") | "
+            + ", ".join(f"{a} {v:,.0f}" for a, v in world["treat_all_truth"].items())
+            + " | treat-all = the best of these | — |")
+        lines.append(f"| uplift learners' covariates (pre-campaign, observable) | {', '.join(world['features'])} | — "
+                     f"| — |")
         for row in world["policy_rows"]:
             lines.append(row)
         for label, g, lo, hi, tru in world["gain_rows"]:
@@ -425,6 +517,21 @@ def main() -> None:
             f"customers with a perfect outcome model, {aud['measured']:,.0f} with the cross-fitted one | true gain > "
             f"1.96 x measured se | "
             f"{ok(tg > 1.96 * world['coverage_by_mode']['re-randomised']['se'])} |")
+        wb = world["winback"]
+        lines.append(
+            f"| win-back: CI coverage of each offer's true reactivation effect ({wb['reps']} re-randomisations, "
+            f"{wb['n']:,} customers churned in the 180 days before the campaign, holdout reactivation "
+            f"{wb['base']:.1%}; true effects " + ", ".join(f"{a} {v:+.3f}" for a, v in wb["true"].items())
+            + f") | {wb['coverage']:.2%} (" + ", ".join(f"{a} {v:.1%}" for a, v in wb["coverage_by_arm"].items())
+            + f") | 95% ± 1.5% | {ok(abs(wb['coverage'] - 0.95) <= 0.015)} |")
+        for a, (est, lo, hi, p_adj) in wb["realised"].items():
+            tru = wb["true"][a]
+            lines.append(
+                f"| win-back, {a}: reactivation effect vs holdout on the realised campaign (Holm across offers) | "
+                f"{est:+.3f} [{lo:+.3f}, {hi:+.3f}], Holm p = {p_adj:.3g} | covers the world's true {tru:+.3f}: "
+                f"{'yes' if lo <= tru <= hi else 'NO'}; detected (p < 0.05): {'yes' if p_adj < ALPHA else 'no'}; "
+                f"power over re-randomisations {wb['power'][a]:.0%} | "
+                f"{ok(lo <= tru <= hi) if wb['power'][a] < 0.8 else ok(lo <= tru <= hi and p_adj < ALPHA)} |")
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

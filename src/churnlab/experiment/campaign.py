@@ -20,6 +20,8 @@ from churnlab.schema import Dataset
 
 __all__ = [
     "DEFAULT_HORIZONS",
+    "PRE_COVARIATES",
+    "UPLIFT_FEATURES",
     "active_customers",
     "churned_customers",
     "at_risk_audience",
@@ -31,6 +33,12 @@ __all__ = [
 
 DEFAULT_HORIZONS = (30, 60, 90)
 PRE_COVARIATES = ("pre_sessions_30", "pre_sessions_90", "pre_paid_90", "tenure_days")
+#: Who an offer helps, as an analyst sees it: usage and payments (PRE_COVARIATES), the fee, segment and plan
+#: (who the customer is), do-not-disturb (who dislikes being contacted), promo clicks and discount redemptions
+#: and late payments (price sensitivity), newsletter opens (engagement) and the risk score of the audience.
+#: OPINIONS.md "Uplift covariates".
+UPLIFT_FEATURES = (*PRE_COVARIATES, "monthly_fee", "is_b2b", "plan_tier", "do_not_disturb", "promo_clicks_365",
+                   "discount_redemptions_365", "late_payments_365", "email_open_rate_90", "risk_score")
 
 
 def _as_of(dataset: Dataset, when) -> pd.Timestamp:
@@ -173,7 +181,15 @@ def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None
     Returns
     -------
     DataFrame
-        ``customer_id, pre_sessions_30, pre_sessions_90, pre_paid_90, tenure_days, monthly_fee, segment``.
+        One row per customer: ``customer_id``; usage and payments ``pre_sessions_30, pre_sessions_90`` (sessions
+        in the 30 / 90 days before ``as_of``), ``pre_paid_90`` (amount paid in the 90 days), ``tenure_days``;
+        who the customer is: ``monthly_fee, segment``, ``is_b2b`` (1.0 for B2B), ``plan_tier`` (0 basic, 1 pro,
+        2 enterprise; NaN for another plan), ``do_not_disturb`` (1.0 / 0.0); price sensitivity:
+        ``promo_clicks_365`` (promo emails clicked), ``discount_redemptions_365`` (discount promos redeemed),
+        ``late_payments_365`` (invoices paid late, counted once paid); engagement: ``email_open_rate_90``
+        (share of newsletters opened, NaN when none was sent). Counts over 365 days cover the days before
+        ``as_of`` only. The message columns are NaN when the dataset has no ``messages`` table; columns of
+        ``customers`` that are absent give NaN.
 
     Raises
     ------
@@ -181,6 +197,12 @@ def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None
         When a needed table is missing.
     AnalysisError
         When a customer has no record in ``customers`` (no pre-period data).
+
+    Notes
+    -----
+    Everything is observable before the campaign: no column reads the synthetic world's hidden state. Price
+    sensitivity shows in redeemed discount promos and late payments, engagement in sessions and newsletter opens;
+    :data:`UPLIFT_FEATURES` lists the columns the uplift learners use.
     """
     dataset.require("customers", "events", "payments", by="pre_period_covariates")
     t = _as_of(dataset, as_of)
@@ -206,6 +228,34 @@ def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None
     out["monthly_fee"] = out["customer_id"].map(cust["monthly_fee"]).astype(float).to_numpy() \
         if "monthly_fee" in cust.columns else np.nan
     out["segment"] = out["customer_id"].map(cust[C.SEGMENT]).to_numpy() if C.SEGMENT in cust.columns else "all"
+    out["is_b2b"] = (out["segment"] == "B2B").astype(float) if C.SEGMENT in cust.columns else np.nan
+    tier = {p: float(i) for i, p in enumerate(C.PLANS)}
+    out["plan_tier"] = out["customer_id"].map(cust["plan"]).map(tier).astype(float).to_numpy() \
+        if "plan" in cust.columns else np.nan
+    out["do_not_disturb"] = out["customer_id"].map(cust["do_not_disturb"]).astype(float).to_numpy() \
+        if "do_not_disturb" in cust.columns else np.nan
+    year = t - pd.Timedelta(days=365)
+    if "late" in pay.columns:
+        p365 = dataset["payments"]
+        p365 = p365[p365["customer_id"].isin(ids) & p365["paid_at"].notna() & (p365["paid_at"] < t)
+                    & (p365["paid_at"] >= year) & p365["late"].fillna(False).astype(bool)]
+        late = p365.groupby("customer_id").size()
+        out["late_payments_365"] = out["customer_id"].map(late).fillna(0).astype(float).to_numpy()
+    else:
+        out["late_payments_365"] = np.nan
+    msg_cols = ("promo_clicks_365", "discount_redemptions_365", "email_open_rate_90")
+    if "messages" not in dataset:
+        return out.assign(**{c: np.nan for c in msg_cols})
+    ms = dataset["messages"]
+    ms = ms[(ms["sent_at"] < t) & (ms["sent_at"] >= year) & ms["customer_id"].isin(ids)]
+    promo = ms[ms["kind"] == "promo"]
+    clicks = promo.groupby("customer_id")["clicked"].sum()
+    redeemed = promo[promo["offer"] == "discount"].groupby("customer_id")["redeemed"].sum()
+    news = ms[(ms["kind"] == "newsletter") & (ms["channel"] == "email") & (ms["sent_at"] >= t - pd.Timedelta(days=90))]
+    opens = news.groupby("customer_id")["opened"].mean()
+    out["promo_clicks_365"] = out["customer_id"].map(clicks).fillna(0).astype(float).to_numpy()
+    out["discount_redemptions_365"] = out["customer_id"].map(redeemed).fillna(0).astype(float).to_numpy()
+    out["email_open_rate_90"] = out["customer_id"].map(opens).astype(float).to_numpy()
     return out
 
 
