@@ -10,6 +10,7 @@ features with the largest positive contributions, worded by
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,8 @@ from churnlab.features import describe_feature
 
 __all__ = [
     "Explanation",
+    "MECHANISM_FEATURES",
+    "drivers_found",
     "explain",
     "global_importance",
     "importance_by_segment",
@@ -223,6 +226,79 @@ def reason_codes(explanation: Explanation, *, top_n: int = 3, min_contribution: 
         out[f"shap_{i + 1}"] = [v[r, j] if j >= 0 else np.nan for r, j in enumerate(cols)]
     out["reasons"] = ["; ".join(w for w in ws if w) for ws in zip(*(out[f"reason_{i + 1}"] for i in range(top_n)))]
     return out
+
+
+#: Features that observe each churn mechanism of the synthetic world (``churnlab.data.synthetic.knobs.MECHANISMS``,
+#: hazard covariates in ``world.covariates``): how an analyst would see the mechanism in the tables. ``decision``
+#: is not a mechanism but the state every churn passes through once a customer has decided to leave
+#: (data exports, billing tickets, sessions and opens collapsing). ``baseline`` (frailty) and ``moved`` have no
+#: feature of their own: they are noise by design.
+MECHANISM_FEATURES: dict[str, tuple[str, ...]] = {
+    "decision": ("exports_7d", "exports_30d", "exports_90d", "days_since_last_export", "tickets_financial_30d",
+                 "session_ratio_7d_90d", "email_open_rate_14d"),
+    "disengagement": ("sessions_7d", "sessions_30d", "sessions_90d", "session_trend_30d", "session_ratio_7d_90d",
+                      "sessions_30d_vs_segment", "email_open_rate_14d", "email_open_rate_30d", "email_open_rate_90d",
+                      "email_open_rate_drop", "push_open_rate_30d"),
+    "recency": ("days_since_last_session", "recency_vs_rhythm"),
+    "onboarding": ("activated_14d",),
+    "component_stop": ("components_stopped", "components_adopted"),
+    "price": ("monthly_fee", "plan", "promo_redeem_rate_90d"),
+    "late_payment": ("late_payments_90d", "overdue_invoices", "days_overdue"),
+    "service": ("bad_tickets_90d", "bad_tickets_30d", "tickets_no_fcr_90d", "ticket_csat_mean", "unresolved_tickets"),
+    "dissatisfaction": ("last_nps", "last_csat", "ticket_csat_mean", "tickets_emotional_90d", "manager_calls_30d"),
+    "ui_change": ("unsubscribed", "unsubscribed_30d"),
+    "competitor": ("promo_redeem_rate_90d",),
+    "account_sharing": ("sessions_per_active_day_30d", "sessions_30d_vs_segment"),
+    "baseline": (),
+    "moved": (),
+}
+
+
+def drivers_found(importance: pd.DataFrame, mechanisms: Sequence[str], *, top_k: int = 10,
+                  mapping: Mapping[str, Sequence[str]] = MECHANISM_FEATURES) -> pd.DataFrame:
+    """Say which true churn mechanisms show among the model's most important features.
+
+    Parameters
+    ----------
+    importance : DataFrame
+        From :func:`global_importance` (``feature`` ranked, most important first).
+    mechanisms : sequence of str
+        The mechanisms to look for (e.g. the world's main true drivers).
+    top_k : int, default 10
+        How many of the top features count.
+    mapping : dict of str to sequence of str, default :data:`MECHANISM_FEATURES`
+        Features that observe each mechanism.
+
+    Returns
+    -------
+    DataFrame
+        One row per mechanism: ``mechanism, found, best_rank`` (1-based rank of its best feature among all
+        features, NaN when none was used) and ``features`` (its features in the top ``top_k``, by rank).
+
+    Raises
+    ------
+    ModelError
+        A mechanism missing from ``mapping``, or ``top_k`` below 1.
+
+    Examples
+    --------
+    >>> imp = pd.DataFrame({"feature": ["exports_7d", "segment", "days_since_last_session"]})
+    >>> drivers_found(imp, ["recency", "price"], top_k=3)[["mechanism", "found", "best_rank"]].values.tolist()
+    [['recency', True, 3.0], ['price', False, nan]]
+    """
+    if top_k < 1:
+        raise ModelError(f"drivers_found: top_k must be at least 1, got {top_k}")
+    ranked = importance["feature"].astype(str).tolist()
+    rank = {f: i + 1 for i, f in enumerate(ranked)}
+    rows = []
+    for mech in mechanisms:
+        if mech not in mapping:
+            raise ModelError(f"drivers_found: no features are mapped to mechanism {mech!r}; known: {sorted(mapping)}")
+        ranks = sorted(rank[f] for f in mapping[mech] if f in rank)
+        top = [ranked[r - 1] for r in ranks if r <= top_k]
+        rows.append({"mechanism": mech, "found": bool(top), "best_rank": float(ranks[0]) if ranks else np.nan,
+                     "features": ", ".join(top)})
+    return pd.DataFrame(rows, columns=["mechanism", "found", "best_rank", "features"])
 
 
 def signal_of(feature: str) -> str:

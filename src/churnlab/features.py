@@ -57,6 +57,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "session_ratio_7d_90d": "last week's sessions at {value:.0%} of the 90-day pace",
     "recency_vs_rhythm": "{value:.1f} usual sessions missed since the last one",
     "sessions_30d_vs_segment": "{value:.1f}x the segment's typical sessions in 30 days",
+    "sessions_per_active_day_30d": "{value:.1f} sessions per active day in 30 days",
     # events: purchases (non-contractual data such as CDNOW)
     "days_since_last_purchase": "no purchase for {value:.0f} days",
     "purchases_7d": "{value:.0f} purchases in the last 7 days",
@@ -69,6 +70,7 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "exports_7d": "{value:.0f} data exports in the last 7 days",
     "exports_30d": "{value:.0f} data exports in the last 30 days",
     "exports_90d": "{value:.0f} data exports in the last 90 days",
+    "days_since_last_export": "last data export {value:.0f} days ago",
     "components_adopted": "uses {value:.0f} product components",
     "components_stopped": "stopped using {value:.0f} components (idle 30+ days)",
     # tickets
@@ -79,21 +81,26 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "tickets_financial_30d": "{value:.0f} billing (financial) tickets in 30 days",
     "tickets_no_fcr_90d": "{value:.0f} tickets not solved at first contact in 90 days",
     "bad_tickets_90d": "{value:.0f} bad support experiences in 90 days",
+    "bad_tickets_30d": "{value:.0f} bad support experiences in 30 days",
     "unresolved_tickets": "{value:.0f} unresolved tickets",
     "ticket_csat_mean": "ticket CSAT of {value:.1f}",
     # messages
     "email_open_rate_30d": "opened {value:.0%} of emails in 30 days",
     "email_open_rate_14d": "opened {value:.0%} of emails in 14 days",
+    "email_open_rate_90d": "opened {value:.0%} of emails in 90 days",
     "email_open_rate_drop": "email open rate down {value:.0%} points",
+    "push_open_rate_30d": "opened {value:.0%} of push messages in 30 days",
     "promo_redeem_rate_90d": "redeemed {value:.0%} of promotions in 90 days",
     "unsubscribed": "unsubscribed from messages",
     "unsubscribed_30d": "unsubscribed in the last 30 days",
     # payments
     "late_payments_90d": "{value:.0f} late payments in 90 days",
     "overdue_invoices": "{value:.0f} unpaid invoices past their due date",
+    "days_overdue": "an invoice unpaid {value:.0f} days past its due date",
     # contacts
     "days_since_last_contact": "no reached contact for {value:.0f} days",
     "reached_contacts_90d": "{value:.0f} reached contacts in 90 days",
+    "manager_calls_30d": "{value:.0f} account-manager calls in 30 days",
     # surveys
     "last_nps": "last NPS score {value:.0f}",
     "days_since_last_nps": "no NPS answer for {value:.0f} days",
@@ -224,14 +231,15 @@ def _event_family(keys, dataset: Dataset, windows: Sequence[int], include_cutoff
         is_type = j.event_type == etype
         for w in windows:
             aggs[f"{plural}_{w}d"] = _count(is_type & _in_window(j, C.TIMESTAMP, w))
-        if etype in ("session", "purchase"):
-            lasts[f"days_since_last_{etype}"] = j[C.TIMESTAMP].max(where=is_type)
+        lasts[f"days_since_last_{etype}"] = j[C.TIMESTAMP].max(where=is_type)
         if etype == "session":
             aggs["_sessions_last30"] = _count(is_type & _in_window(j, C.TIMESTAMP, 30))
             prev30 = _in_window(j, C.TIMESTAMP, 60) & ~_in_window(j, C.TIMESTAMP, 30)
             aggs["_sessions_prev30"] = _count(is_type & prev30)
             aggs["_sessions_last7"] = _count(is_type & _in_window(j, C.TIMESTAMP, 7))
             aggs["_sessions_last90"] = _count(is_type & _in_window(j, C.TIMESTAMP, 90))
+            aggs["_session_days30"] = j[C.TIMESTAMP].date().nunique(
+                where=is_type & _in_window(j, C.TIMESTAMP, 30)).cast("float64")
         if etype == "purchase":
             aggs["purchases_total"] = _count(is_type)
             if "amount" in events.columns:
@@ -251,7 +259,9 @@ def _event_family(keys, dataset: Dataset, windows: Sequence[int], include_cutoff
                      session_ratio_7d_90d=(g._sessions_last90 > 0).ifelse(g._sessions_last7 / pace,
                                                                           ibis.null("float64")),
                      recency_vs_rhythm=(g._sessions_last90 > 0).ifelse(
-                         g.days_since_last_session * g._sessions_last90 / 90.0, ibis.null("float64")))
+                         g.days_since_last_session * g._sessions_last90 / 90.0, ibis.null("float64")),
+                     sessions_per_active_day_30d=(g._session_days30 > 0).ifelse(
+                         g._sessions_last30 / g._session_days30, ibis.null("float64")))
     if "components_adopted" in aggs:
         g = g.mutate(components_stopped=g.components_adopted - g._components_recent)
     return g.drop(*[c for c in g.columns if c.startswith("_")])
@@ -287,7 +297,9 @@ def _ticket_family(keys, dataset: Dataset, include_cutoff: bool):
         slow = j.hours_to_resolve > SLOW_TICKET_HOURS
         low = j.csat.notnull() & (j.csat <= LOW_CSAT)
         aggs["tickets_no_fcr_90d"] = _count(resolved90 & no_fcr)
-        aggs["bad_tickets_90d"] = _count(resolved90 & ((no_fcr & slow) | low))
+        bad = (no_fcr & slow) | low
+        aggs["bad_tickets_90d"] = _count(resolved90 & bad)
+        aggs["bad_tickets_30d"] = _count(resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 30 * _DAY) & bad)
     return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
 
 
@@ -307,14 +319,20 @@ def _message_family(keys, dataset: Dataset, include_cutoff: bool):
     t = ibis.memtable(frame)
     j = _joined(keys, t, "sent_at", include_cutoff)
     # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
-    email = (j.channel == "email") & ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
-    w14, w30, w120 = (_in_window(j, "sent_at", d) for d in (14, 30, 120))
+    settled = ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
+    email = (j.channel == "email") & settled
+    push = (j.channel == "push") & settled
+    w14, w30, w90, w120 = (_in_window(j, "sent_at", d) for d in (14, 30, 90, 120))
     prev = w120 & ~w30
     aggs = {
         "_sent14": _count(email & w14),
         "_open14": j.opened.sum(where=email & w14),
         "_sent30": _count(email & w30),
         "_open30": j.opened.sum(where=email & w30),
+        "_sent90": _count(email & w90),
+        "_open90": j.opened.sum(where=email & w90),
+        "_push30": _count(push & w30),
+        "_pushopen30": j.opened.sum(where=push & w30),
         "_sentprev": _count(email & prev),
         "_openprev": j.opened.sum(where=email & prev),
         "unsubscribed": j.unsubscribed.max().cast("float64"),
@@ -328,7 +346,9 @@ def _message_family(keys, dataset: Dataset, include_cutoff: bool):
     rate14 = (g._sent14 > 0).ifelse(g._open14 / g._sent14, ibis.null("float64"))
     rate30 = (g._sent30 > 0).ifelse(g._open30 / g._sent30, ibis.null("float64"))
     rateprev = (g._sentprev > 0).ifelse(g._openprev / g._sentprev, ibis.null("float64"))
-    g = g.mutate(email_open_rate_14d=rate14, email_open_rate_30d=rate30, email_open_rate_drop=rateprev - rate30)
+    g = g.mutate(email_open_rate_14d=rate14, email_open_rate_30d=rate30, email_open_rate_drop=rateprev - rate30,
+                 email_open_rate_90d=(g._sent90 > 0).ifelse(g._open90 / g._sent90, ibis.null("float64")),
+                 push_open_rate_30d=(g._push30 > 0).ifelse(g._pushopen30 / g._push30, ibis.null("float64")))
     if has_redeemed:
         g = g.mutate(promo_redeem_rate_90d=(g._promo90 > 0).ifelse(g._redeem90 / g._promo90, ibis.null("float64")))
     return g.drop(*[c for c in g.columns if c.startswith("_")])
@@ -348,8 +368,11 @@ def _payment_family(keys, dataset: Dataset, include_cutoff: bool):
         return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late))
     # a late payment is known once paid; an invoice still unpaid at the cutoff is overdue
     paid = j.paid_at.notnull() & (j.paid_at <= j[C.CUTOFF] if include_cutoff else j.paid_at < j[C.CUTOFF])
-    return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late & paid),
-                                                           overdue_invoices=_count(~paid))
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late & paid),
+                                                        overdue_invoices=_count(~paid),
+                                                        _oldest_unpaid=j.due_at.min(where=~paid))
+    # how long the oldest unpaid invoice has been due (0 when everything is paid)
+    return g.mutate(days_overdue=_days_since(g._oldest_unpaid, g[C.CUTOFF]).fill_null(0.0)).drop("_oldest_unpaid")
 
 
 def _contact_family(keys, dataset: Dataset, include_cutoff: bool):
@@ -357,14 +380,18 @@ def _contact_family(keys, dataset: Dataset, include_cutoff: bool):
     require_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"], table="contacts")
     import ibis
 
-    frame = _ns(contacts[[C.CUSTOMER_ID, "contacted_at", "reached"]], ["contacted_at"])
+    has_kind = "kind" in contacts.columns
+    frame = _ns(contacts[[C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else [])],
+                ["contacted_at"])
     frame["reached"] = frame["reached"].astype(bool)
     j = _joined(keys, ibis.memtable(frame), "contacted_at", include_cutoff)
     # only reached contacts count as contacts; an unanswered call is an attempt
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
-        _last=j.contacted_at.max(where=j.reached),
-        reached_contacts_90d=_count(j.reached & _in_window(j, "contacted_at", 90)),
-    )
+    aggs = {"_last": j.contacted_at.max(where=j.reached),
+            "reached_contacts_90d": _count(j.reached & _in_window(j, "contacted_at", 90))}
+    if has_kind:
+        # calls the account manager placed, answered or not: managers call customers they worry about
+        aggs["manager_calls_30d"] = _count((j.kind == "call") & _in_window(j, "contacted_at", 30))
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
     return g.mutate(days_since_last_contact=_days_since(g._last, g[C.CUTOFF])).drop("_last")
 
 
@@ -567,7 +594,8 @@ def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[i
 MAY_BE_MISSING = frozenset({"email_open_rate_14d", "email_open_rate_30d", "email_open_rate_drop",
                             "promo_redeem_rate_90d", "ticket_csat_mean", "last_nps", "last_csat",
                             "purchase_amount_mean", "monthly_fee", "do_not_disturb", "tenure_days",
-                            "session_ratio_7d_90d", "recency_vs_rhythm", "sessions_30d_vs_segment"})
+                            "session_ratio_7d_90d", "recency_vs_rhythm", "sessions_30d_vs_segment",
+                            "email_open_rate_90d", "push_open_rate_30d", "sessions_per_active_day_30d"})
 
 
 def _fill_defaults(out: pd.DataFrame) -> None:
