@@ -92,7 +92,8 @@ def main() -> None:
 def write_section(results: list[dict], threads: str) -> None:
     lines = [
         START,
-        f"Machine: {os.cpu_count()} cores shared with other jobs, Python {platform.python_version()}, "
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
+        f"({platform.machine()}): {os.cpu_count()} cores shared with other jobs, Python {platform.python_version()}, "
         f"OMP_NUM_THREADS={threads}; the simulation is single-threaded numpy. One year (2024), seed 0, default "
         "knobs. Peak = max RSS of the subprocess.",
         "",
