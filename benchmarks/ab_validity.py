@@ -333,6 +333,11 @@ def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=2
     # treat-all gives everyone the single offer with the highest true profit: the strongest one-offer roll-out
     treat_all_truth = {a: true_profit(table, np.full(len(table), a, dtype=object), value_all) for a in arms}
     best = max(arms, key=treat_all_truth.get)
+    # the ceiling: every customer gets the offer their own true effect pays for (no learner can do better)
+    idx_all = table["customer_id"].map(pos).to_numpy()
+    oracle = recommend_policy(pd.DataFrame({a: probs[a][idx_all] - probs["none"][idx_all] for a in arms}), costs,
+                              value_all).to_numpy()
+    oracle_gain = true_profit(table, oracle, value_all) - treat_all_truth[best]
 
     half = np.random.default_rng(seed + 1).random(len(table)) < 0.5
     train, test = table[~half], table[half].reset_index(drop=True)
@@ -374,7 +379,7 @@ def world_checks(n_customers, reps, seed=0, horizon=90, n_folds=5, policy_reps=2
                value_quantiles=np.quantile(value, [0.5, 0.9, 0.99, 1.0]))
     out.update(policy_rows=rows, gain_rows=gain_rows, audience=len(ids), cross_fit_seconds=t_cf,
                share_treated=float(cf_dr.loc["uplift policy", "share_treated"]), truth_seconds=t_truth,
-               treat_all_truth=treat_all_truth, features=feats, costs=costs,
+               treat_all_truth=treat_all_truth, features=feats, costs=costs, oracle_gain=oracle_gain,
                true_ate_by={"B2B": _ate_by(probs, arms, table, pos, table["is_b2b"] == 1),
                             "B2C": _ate_by(probs, arms, table, pos, table["is_b2b"] == 0)})
     return out
@@ -483,7 +488,8 @@ def main() -> None:
             "| world's true profit of treating everyone with one offer (value = fee x 3 months, costs "
             + ", ".join(f"{a} {c:g}" for a, c in world["costs"].items() if a != "none") + ") | "
             + ", ".join(f"{a} {v:,.0f}" for a, v in world["treat_all_truth"].items())
-            + " | treat-all = the best of these | — |")
+            + f" | treat-all = the best of these; a policy knowing each customer's true effect would earn "
+            f"{world['oracle_gain']:,.0f} more | — |")
         lines.append(f"| uplift learners' covariates (pre-campaign, observable) | {', '.join(world['features'])} | — "
                      f"| — |")
         for row in world["policy_rows"]:
