@@ -99,3 +99,44 @@ def test_reason_codes_give_one_reason_per_signal_not_one_per_window():
     expl = Explanation(values=values, data=data, keys=keys, base_value=-2.0)
     row = reason_codes(expl).iloc[0]
     assert row["reasons"] == "3 data exports in the last 7 days; no session for 24 days; 2 unresolved tickets"
+
+
+def test_drivers_found_ranks_each_mechanism_by_its_best_feature():
+    imp = pd.DataFrame({"feature": ["exports_30d", "segment", "sessions_7d", "days_since_last_session",
+                                    "monthly_fee"]})
+    out = E.drivers_found(imp, ["decision", "recency", "price", "onboarding"], top_k=3).set_index("mechanism")
+    assert out.loc["decision", "found"] and out.loc["decision", "best_rank"] == 1.0
+    assert out.loc["decision", "features"] == "exports_30d"
+    # recency's feature ranks 4th: used by the model, but outside the top 3
+    assert not out.loc["recency", "found"] and out.loc["recency", "best_rank"] == 4.0
+    assert not out.loc["price", "found"] and out.loc["price", "best_rank"] == 5.0
+    assert not out.loc["onboarding", "found"] and np.isnan(out.loc["onboarding", "best_rank"])
+
+
+def test_drivers_found_rejects_an_unmapped_mechanism():
+    with pytest.raises(ModelError, match="no features are mapped"):
+        E.drivers_found(pd.DataFrame({"feature": ["x"]}), ["telepathy"])
+
+
+def test_every_mapped_feature_is_a_feature_the_workbench_builds():
+    from churnlab.features import FEATURE_DESCRIPTIONS
+
+    mapped = {f for feats in E.MECHANISM_FEATURES.values() for f in feats}
+    assert mapped <= set(FEATURE_DESCRIPTIONS), sorted(mapped - set(FEATURE_DESCRIPTIONS))
+
+
+def test_a_model_of_a_small_world_finds_the_decision_to_leave_and_usage_among_its_top_drivers():
+    from churnlab.data.synthetic import generate
+    from churnlab.features import build_features
+    from churnlab.labels import make_label_times, monthly_cutoffs
+
+    ds, _ = generate(2000, seed=0)
+    lt = make_label_times(ds, monthly_cutoffs(ds, horizon_days=30), horizon_days=30)
+    td = M.training_data(build_features(ds, lt), lt)
+    last = td.keys["cutoff"] == td.keys["cutoff"].max()
+    train, test = td.subset(~last.to_numpy()), td.subset(last.to_numpy())
+    model = M.ChurnXGBClassifier(max_depth=3, tuning_folds=None, random_state=0).fit(train.X, train.y)
+    found = E.drivers_found(E.global_importance(E.explain(model, test.X, test.keys)),
+                            ["decision", "disengagement", "recency"], top_k=10).set_index("mechanism")
+    assert found.loc["decision", "found"]  # exports and their timing: the state every churn passes through
+    assert found.loc["disengagement", "found"] or found.loc["recency", "found"]

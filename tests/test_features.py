@@ -186,6 +186,21 @@ def test_reason_wording_reads_as_plain_words():
     assert describe_feature("contract", "Month-to-month") == "contract = Month-to-month"
 
 
+
+def test_recent_signal_features_match_by_hand(feats):
+    a, b = feats.loc["a"], feats.loc["b"]
+    assert a["days_since_last_export"] == 7.0  # the export of 03-25
+    assert b["days_since_last_export"] == b["tenure_days"]  # never exported: days since signup
+    assert a["sessions_per_active_day_30d"] == 1.0  # 03-10 and 03-28: 2 sessions on 2 days
+    assert np.isnan(b["sessions_per_active_day_30d"])  # no session in the last 30 days
+    assert a["bad_tickets_30d"] == 1.0  # t4 resolved on 03-11, within 30 days; t2 not resolved yet
+    # settled emails sent since 2021-01-01: 01-10, 01-20, 02-10, 03-15 opened; 03-05, 03-25 not -> 4/6
+    assert a["email_open_rate_90d"] == pytest.approx(4 / 6)
+    assert a["push_open_rate_30d"] == 1.0  # the 03-20 push was opened
+    assert b["days_overdue"] == 4.0 and a["days_overdue"] == 0.0  # p3 due 03-28, unpaid at 04-01
+    assert a["manager_calls_30d"] == 1.0  # the unanswered call of 03-22 counts as a call
+    assert b["manager_calls_30d"] == 0.0
+
 # ---------------------------------------------------------------- the leakage proof
 
 _STAMPED = {"events": "timestamp", "tickets": "opened_at", "messages": "sent_at", "payments": "due_at",
