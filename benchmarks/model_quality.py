@@ -221,8 +221,9 @@ def synthetic_block(results: list[dict], n_customers: int, fresh: set[int]) -> t
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         d = r["drivers"].set_index("mechanism")
-        found = "; ".join(f"{m} {'✔' if d.loc[m, 'found'] else '✘'} (#{d.loc[m, 'best_rank']:.0f})"
-                          if not np.isnan(d.loc[m, "best_rank"]) else f"{m} ✘ (unused)" for m in d.index)
+        found = "; ".join(f"{m} {'✔' if d.loc[m, 'found'] else '✘'} (#{d.loc[m, 'best_rank']:.0f} "
+                          f"{d.loc[m, 'best_feature']})" if not np.isnan(d.loc[m, "best_rank"]) else f"{m} ✘ (unused)"
+                          for m in d.index)
         label = f"{r['seed']} (fresh)" if r["seed"] in fresh else str(r["seed"])
         lines.append(
             f"| {label} | {r['cutoff'].date()} | {r['n_test']:,} ({r['churners']}) | {r['auc_signal_rule']:.4f} | "
@@ -244,8 +245,9 @@ def synthetic_block(results: list[dict], n_customers: int, fresh: set[int]) -> t
     notes = ["Main true drivers = the three observable mechanisms with the largest default share of churn "
              "(`world.WEIGHTS` at default knobs; all shares: " + ", ".join(f"{m} {s:.1%}" for m, s in shares)
              + "): " + ", ".join(m for m, _ in main)
-             + "; `decision` (exports, billing tickets, collapsing sessions once a customer has decided to leave) "
-               "is the state every churn passes through, not a mechanism. Features that observe them "
+             + "; `decision` (data exports and billing tickets once a customer has decided to leave) is the state "
+               "every churn passes through, not a mechanism. A cell shows the best rank among all features of the "
+               "features that observe the mechanism, and that feature. Features that observe them "
                "(`explain.MECHANISM_FEATURES`): "
              + "; ".join(f"{m}: {', '.join(MECHANISM_FEATURES[m])}" for m, _ in main + [("decision", 0)]) + "."]
     for r in results:
@@ -294,6 +296,8 @@ def parse_section(body: str) -> dict:
             legacy_meta = line[len("Measured on "):].rstrip(".")
         elif line.startswith("Synthetic world: top SHAP"):
             out["notes"].append((("synthetic",), line))
+        elif line.startswith("XGBoost = "):
+            out["notes"].append((("telco", "mlc", "cdnow"), line))
     if legacy_meta is not None:
         groups = tuple(dict.fromkeys(group_of(r["dataset"]) for r in out["rows"]))
         out["meta"].append((groups, legacy_meta))

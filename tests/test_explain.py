@@ -106,9 +106,10 @@ def test_drivers_found_ranks_each_mechanism_by_its_best_feature():
                                     "monthly_fee"]})
     out = E.drivers_found(imp, ["decision", "recency", "price", "onboarding"], top_k=3).set_index("mechanism")
     assert out.loc["decision", "found"] and out.loc["decision", "best_rank"] == 1.0
-    assert out.loc["decision", "features"] == "exports_30d"
+    assert out.loc["decision", "features"] == "exports_30d" and out.loc["decision", "best_feature"] == "exports_30d"
     # recency's feature ranks 4th: used by the model, but outside the top 3
     assert not out.loc["recency", "found"] and out.loc["recency", "best_rank"] == 4.0
+    assert out.loc["recency", "best_feature"] == "days_since_last_session" and out.loc["recency", "features"] == ""
     assert not out.loc["price", "found"] and out.loc["price", "best_rank"] == 5.0
     assert not out.loc["onboarding", "found"] and np.isnan(out.loc["onboarding", "best_rank"])
 

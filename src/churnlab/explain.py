@@ -231,11 +231,13 @@ def reason_codes(explanation: Explanation, *, top_n: int = 3, min_contribution: 
 #: Features that observe each churn mechanism of the synthetic world (``churnlab.data.synthetic.knobs.MECHANISMS``,
 #: hazard covariates in ``world.covariates``): how an analyst would see the mechanism in the tables. ``decision``
 #: is not a mechanism but the state every churn passes through once a customer has decided to leave
-#: (data exports, billing tickets, sessions and opens collapsing). ``baseline`` (frailty) and ``moved`` have no
-#: feature of their own: they are noise by design.
+#: (data exports and billing tickets; its collapse of sessions and opens is counted under disengagement, whose
+#: features measure usage against the customer's own past). Each feature observes one mechanism, except those
+#: shared by mechanisms that move the same latent quantity (ticket CSAT: service and satisfaction; promo redemption:
+#: price sensitivity behind price and competitor; usage vs segment: engagement and sharing). ``baseline``
+#: (frailty) and ``moved`` have no feature of their own: they are noise by design.
 MECHANISM_FEATURES: dict[str, tuple[str, ...]] = {
-    "decision": ("exports_7d", "exports_30d", "exports_90d", "days_since_last_export", "tickets_financial_30d",
-                 "session_ratio_7d_90d", "email_open_rate_14d"),
+    "decision": ("exports_7d", "exports_30d", "exports_90d", "days_since_last_export", "tickets_financial_30d"),
     "disengagement": ("sessions_7d", "sessions_30d", "sessions_90d", "session_trend_30d", "session_ratio_7d_90d",
                       "sessions_30d_vs_segment", "email_open_rate_14d", "email_open_rate_30d", "email_open_rate_90d",
                       "email_open_rate_drop", "push_open_rate_30d"),
@@ -272,8 +274,9 @@ def drivers_found(importance: pd.DataFrame, mechanisms: Sequence[str], *, top_k:
     Returns
     -------
     DataFrame
-        One row per mechanism: ``mechanism, found, best_rank`` (1-based rank of its best feature among all
-        features, NaN when none was used) and ``features`` (its features in the top ``top_k``, by rank).
+        One row per mechanism: ``mechanism, found, best_rank, best_feature`` (its highest-ranked feature and
+        that feature's 1-based rank among all features; NaN and empty when none was used) and ``features``
+        (its features in the top ``top_k``, by rank).
 
     Raises
     ------
@@ -297,8 +300,8 @@ def drivers_found(importance: pd.DataFrame, mechanisms: Sequence[str], *, top_k:
         ranks = sorted(rank[f] for f in mapping[mech] if f in rank)
         top = [ranked[r - 1] for r in ranks if r <= top_k]
         rows.append({"mechanism": mech, "found": bool(top), "best_rank": float(ranks[0]) if ranks else np.nan,
-                     "features": ", ".join(top)})
-    return pd.DataFrame(rows, columns=["mechanism", "found", "best_rank", "features"])
+                     "best_feature": ranked[ranks[0] - 1] if ranks else "", "features": ", ".join(top)})
+    return pd.DataFrame(rows, columns=["mechanism", "found", "best_rank", "best_feature", "features"])
 
 
 def signal_of(feature: str) -> str:

@@ -537,7 +537,15 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     ``unresolved_tickets`` counts tickets opened before the cutoff and not resolved by it
     (``opened_at + hours_to_resolve > cutoff``); ``ticket_csat_mean`` averages tickets of the last 90
     days resolved by the cutoff; ``email_open_rate_drop`` = open rate of emails sent 30-120 days
-    before the cutoff minus the last 30 days' (positive = opening less). Customer attributes
+    before the cutoff minus the last 30 days' (positive = opening less); ``email_open_rate_90d`` and
+    ``push_open_rate_30d`` are the same rate over longer or other messages (a steadier read of engagement
+    than a few recent emails). ``days_since_last_export`` reads the timing of data exports (a customer who
+    has decided to leave exports right away); ``sessions_per_active_day_30d`` = sessions / distinct days
+    with a session in the last 30 days (several people on one account log in several times a day);
+    ``bad_tickets_30d`` counts bad experiences resolved in the last 30 days; ``days_overdue`` = days since
+    the due date of the oldest invoice unpaid at the cutoff (0 when all are paid), which shows a late
+    payment before it is paid; ``manager_calls_30d`` counts calls the account manager placed, answered or
+    not (managers call the accounts they worry about). Customer attributes
     (plan, segment, fee) are taken as they are in ``customers`` (no history is kept of them).
     An email's ``opened`` flag is stored on its ``sent_at`` row, so an email sent just before the
     cutoff may carry an opening that happened after it.
