@@ -90,15 +90,18 @@ def test_discount_helps_the_price_sensitive_and_exclusive_content_engaged_b2b(wo
     assert excl.uplift[engaged_b2b].mean() > 3 * excl.uplift[~engaged_b2b].mean()
 
 
-def test_halving_the_discount_effect_roughly_halves_its_average_effect(world, offers, campaign):
-    # the hazard reduction is linear in discount_effect; retention over 60 days is nearly linear in it
+def test_halving_the_discount_effect_roughly_halves_its_average_effect(world, offers):
+    # the hazard reduction is linear in discount_effect; retention over 60 days is nearly linear in it. Backlash
+    # (a harm of any contact, the same at every strength) is switched off: it would subtract a constant and make
+    # the ratio larger than 2 (2.66 measured with it at discount_effect 0.45 vs 0.225, 2.13 without).
     ds, truth = world
-    _, full = campaign
-    half = with_knobs(truth, discount_effect=truth.knobs.discount_effect / 2)
-    _, ct = run_campaign(ds, half, offers, horizon_days=H, n_sims=10)
-    a_full = full.average_effect.set_index("offer").ate_prob["discount"]
-    a_half = ct.average_effect.set_index("offer").ate_prob["discount"]
-    assert 1.5 < a_full / a_half < 2.6, (a_full, a_half)
+    k = truth.knobs.discount_effect
+    ate = {}
+    for strength in (k, k / 2):
+        _, ct = run_campaign(ds, with_knobs(truth, discount_effect=strength, backlash_effect=0.0), offers,
+                             horizon_days=H, n_sims=10)
+        ate[strength] = ct.average_effect.set_index("offer").ate_prob["discount"]
+    assert 1.5 < ate[k] / ate[k / 2] < 2.6, ate
 
 
 def test_a_campaign_runs_after_load_world_with_the_same_result(world, offers, campaign, tmp_path):
