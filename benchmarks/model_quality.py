@@ -23,6 +23,7 @@ from sklearn.metrics import roc_auc_score
 
 from churnlab import model as M
 from churnlab.data import load_cdnow, load_mlc_churn, load_telco
+from churnlab.data.public import cdnow_path
 from churnlab.explain import MECHANISM_FEATURES, drivers_found, explain, global_importance
 from churnlab.features import build_features
 from churnlab.labels import make_label_times, monthly_cutoffs
@@ -67,6 +68,13 @@ def snapshot_cv(dataset, name: str, target: float) -> list[dict]:
     return rows
 
 
+#: CDNOW target of issue #6 for the XGBoost row, kept as the issue states it. Its reference (0.790) was measured on
+#: Lifetimes' 1/10 sample (2,357 customers, AUC standard error ~0.010; see the sample row below); on all 23,570 the
+#: best of ~30 definitions tried (label boundaries, RFM variants, windows, gaps, BG/NBD and Pareto/NBD features,
+#: splines, interactions, XGBoost depth/monotone grids) reached 0.779 (bootstrap CI of 0.778: 0.769-0.786).
+CDNOW_TARGET = 0.79
+
+
 def cdnow() -> list[dict]:
     ds = load_cdnow()
     cutoff = pd.Timestamp("1997-09-30")
@@ -79,7 +87,8 @@ def cdnow() -> list[dict]:
         t0 = time.perf_counter()
         auc = M.cross_validated_auc(make, td.X, td.y, folds)["roc_auc"].mean()
         rows.append({"dataset": "cdnow", "model": model_name, "roc_auc": auc,
-                     "target": 0.79 if "xgboost" in model_name else np.nan, "seconds": time.perf_counter() - t0})
+                     "target": CDNOW_TARGET if "xgboost" in model_name else np.nan,
+                     "seconds": time.perf_counter() - t0})
         print(rows[-1], flush=True)
     # BG/NBD P(no purchase in the next 92 days), not 1 - P(alive) (FIELD_NOTES).
     from lifetimes import BetaGeoFitter
@@ -127,6 +136,21 @@ def cdnow() -> list[dict]:
             rows.append({"dataset": "cdnow", "model": "logistic on log RFM (Lifetimes summary, FIELD_NOTES recipe)",
                          "roc_auc": auc["roc_auc"].mean(), "target": np.nan, "seconds": time.perf_counter() - t0})
             print(rows[-2], rows[-1], flush=True)
+            # The same recipe on Lifetimes' 1/10 sample (CDNOW_sample.txt: 2,357 of these customers, identical rows).
+            # FIELD_NOTES' 0.790 and its published BG/NBD parameters (r=0.243, a=0.793, b=2.426) come from this
+            # sample, not from the 23,570: a model trained on all customers also scores 0.79 on these customers and
+            # 0.774 on the others. At n=2,357 an AUC's standard error is ~0.010.
+            t0 = time.perf_counter()
+            sample_ids = pd.read_csv(cdnow_path().parent / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                                     usecols=[0], dtype=str)[0].unique()
+            in_sample = y.index.isin("cdnow-" + pd.Index(sample_ids))
+            ys = td.y[in_sample]
+            auc = M.cross_validated_auc(lambda: M.logistic_baseline(log_counts=False), rfm[in_sample], ys,
+                                        M.stratified_folds(ys, n_splits=5, random_state=0))
+            rows.append({"dataset": f"cdnow 1/10 sample ({int(in_sample.sum()):,} customers)",
+                         "model": "logistic on log RFM (FIELD_NOTES recipe; the reference's population)",
+                         "roc_auc": auc["roc_auc"].mean(), "target": np.nan, "seconds": time.perf_counter() - t0})
+            print(rows[-1], flush=True)
     return rows
 
 
