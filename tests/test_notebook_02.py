@@ -33,4 +33,5 @@ def test_notebook_02_trains_explains_and_writes_a_risk_list(tmp_path):
     text = out.read_text()
     assert "out_of_time window" in text  # the finding sentence of the model comparison was printed
     assert "of the physical limit" in text  # the synthetic world's oracle comparison ran
+    assert "largest observable true drivers" in text  # SHAP's top features were checked against the world's drivers
     assert (tmp_path / "risk_scores.csv").is_file()  # every scored customer, for the A/B notebook
