@@ -158,3 +158,11 @@ def test_the_report_drops_library_warnings_but_keeps_tracebacks():
     kept = [o.output_type for o in without_stderr(nb).cells[0].outputs]
     assert kept == ["stream", "error"] and without_stderr(nb).cells[0].outputs[0].name == "stdout"
     assert len(nb.cells[0].outputs) == 3  # the executed notebook itself is untouched
+
+
+@pytest.mark.parametrize(("value", "shown"), [(7043.0, "7,043"), (-12773.97, "-12,774"), (0.26537, "0.2654"),
+                                              (0.005308, "0.005308"), (3.0, "3"), (float("nan"), "NaN")])
+def test_key_numbers_are_formatted_for_people(value, shown):
+    from churnlab.report import _number
+
+    assert _number(value) == shown

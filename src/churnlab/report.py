@@ -99,13 +99,15 @@ def _e(value: Any) -> str:
 
 
 def _number(value: float) -> str:
-    """Format a metric for people: integers without decimals, shares and small values with 3 significant digits."""
+    """Format a metric for people.
+
+    Amounts of 1,000 or more and integers as whole numbers with separators, others with 4 significant digits
+    (an AUC of 0.7883, a share of 0.2654).
+    """
     if value != value:  # NaN
         return "NaN"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
-    if abs(value) >= 1000:
-        return f"{value:,.1f}"
+    if abs(value) >= 1000 or (float(value).is_integer() and abs(value) < 1e15):
+        return f"{value:,.0f}"
     return f"{value:.4g}"
 
 
