@@ -265,6 +265,7 @@ def test_two_runs_started_together_on_a_fresh_store_both_succeed(tmp_path):
     ]
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
+    assert not any("without encryption" in o for o in outputs), outputs  # kernels talk over local IPC, not TCP
     with sqlite3.connect(project / "mlflow.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         statuses = db.execute("SELECT status FROM runs").fetchall()

@@ -25,12 +25,15 @@ import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 
 from churnlab import tracking
 from churnlab.config import data_dir, project_root, runs_dir
@@ -76,6 +79,21 @@ def exit_code(record: RunRecord) -> int:
     return {"FINISHED": EXIT_OK, "FAILED": EXIT_NOTEBOOK_FAILED, "KILLED": EXIT_INTERRUPTED}.get(
         record.status, EXIT_NOTEBOOK_FAILED
     )
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """Kernel manager whose kernel talks over local IPC sockets in Jupyter's runtime folder.
+
+    The default TCP transport sends code and outputs unencrypted over localhost (ipykernel warns about it on
+    every start, which filled scheduled-run logs); IPC sockets are files only this user can open.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("transport", "ipc")
+        kwargs.setdefault("ip", str(runtime / f"churnlab-kernel-{uuid.uuid4().hex[:12]}"))
+        super().__init__(**kwargs)
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -394,6 +412,7 @@ def run_spec(spec: Spec, *, progress: Progress | None = None, runs_root: Path | 
                         progress_bar=False,
                         log_output=False,
                         request_save_on_cell_execute=True,
+                        kernel_manager_class=LocalKernelManager,
                     )
             except KeyboardInterrupt:
                 raise
