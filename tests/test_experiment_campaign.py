@@ -106,3 +106,32 @@ def test_every_uplift_feature_is_a_numeric_covariate_or_the_risk_score():
 def test_a_customer_without_a_record_raises_a_named_error():
     with pytest.raises(AnalysisError, match="no pre-period data"):
         pre_period_covariates(tiny(), ["a", "zz"], T)
+
+
+def test_responses_not_settled_by_the_campaign_date_do_not_count():
+    ds = tiny()
+    before = pre_period_covariates(ds, ["a", "b"], T).set_index("customer_id")
+    tables = {k: v.copy() for k, v in ds.tables.items()}
+    # an opened newsletter a day before the campaign and a redeemed discount promo a week before: their flags sit
+    # on rows sent before the campaign date, but the opening and the redemption may come after it
+    late = pd.DataFrame({
+        "customer_id": ["a", "b"], "sent_at": [_ts("2024-06-30"), _ts("2024-06-24")], "channel": ["email"] * 2,
+        "kind": ["newsletter", "promo"], "offer": [None, "discount"], "opened": [True, True],
+        "clicked": [False, True], "unsubscribed": [False, False], "redeemed": [False, True],
+    })
+    tables["messages"] = pd.concat([tables["messages"], late], ignore_index=True)
+    after = pre_period_covariates(Dataset("tiny", tables, as_of=ds.as_of, source="test"), ["a", "b"], T)
+    after = after.set_index("customer_id")
+    assert after.loc["a", "email_open_rate_90"] == before.loc["a", "email_open_rate_90"] == 0.5
+    assert after.loc["b", "discount_redemptions_365"] == before.loc["b", "discount_redemptions_365"] == 1.0
+    # the promo is a week old: its click has settled (OPEN_SETTLE_DAYS), its redemption has not
+    assert after.loc["b", "promo_clicks_365"] == before.loc["b", "promo_clicks_365"] + 1
+
+
+def test_a_messages_table_without_offers_or_redemptions_leaves_those_covariates_missing():
+    ds = tiny()
+    tables = {k: v.copy() for k, v in ds.tables.items()}
+    tables["messages"] = tables["messages"].drop(columns=["offer", "redeemed"])
+    cov = pre_period_covariates(Dataset("tiny", tables, as_of=ds.as_of, source="test"), ["a", "b"], T)
+    assert cov["discount_redemptions_365"].isna().all()
+    assert cov["promo_clicks_365"].tolist() == [1.0, 2.0]

@@ -123,6 +123,9 @@ _FLAGS = frozenset({"unsubscribed", "unsubscribed_30d", "do_not_disturb", "activ
 #: Emails sent less than this many days before the cutoff are left out of open rates: their
 #: ``opened`` flag sits on the ``sent_at`` row but the opening may come after the cutoff.
 OPEN_SETTLE_DAYS = 2
+#: Promotions sent less than this many days before the cutoff are left out of redemption rates: a
+#: redemption may come days after the promotion (its ``redeemed`` flag sits on the ``sent_at`` row).
+REDEEM_SETTLE_DAYS = 14
 
 
 def describe_feature(name: str, value: object) -> str:
@@ -339,7 +342,7 @@ def _message_family(keys, dataset: Dataset, include_cutoff: bool):
         "unsubscribed_30d": j.unsubscribed.max(where=w30).cast("float64"),
     }
     if has_redeemed:
-        promo90 = (j.kind == "promo") & _in_window(j, "sent_at", 90)
+        promo90 = (j.kind == "promo") & _in_window(j, "sent_at", 90) & ~_in_window(j, "sent_at", REDEEM_SETTLE_DAYS)
         aggs["_promo90"] = _count(promo90)
         aggs["_redeem90"] = j.redeemed.sum(where=promo90)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)

@@ -85,14 +85,18 @@ class LocalKernelManager(AsyncKernelManager):
     """Kernel manager whose kernel talks over local IPC sockets in Jupyter's runtime folder.
 
     The default TCP transport sends code and outputs unencrypted over localhost (ipykernel warns about it on
-    every start, which filled scheduled-run logs); IPC sockets are files only this user can open.
+    every start, which filled scheduled-run logs); IPC sockets are files only this user can open. Falls back
+    to TCP on Windows and when the runtime folder's path is too long for a socket name.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         runtime = Path(jupyter_runtime_dir())
-        runtime.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("transport", "ipc")
-        kwargs.setdefault("ip", str(runtime / f"churnlab-kernel-{uuid.uuid4().hex[:12]}"))
+        prefix = runtime / f"churnlab-kernel-{uuid.uuid4().hex[:12]}"
+        # a Unix socket path holds ~107 bytes (prefix plus "-<port>"); Windows has no IPC transport: keep TCP there
+        if os.name != "nt" and len(str(prefix)) < 96:
+            runtime.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(prefix))
         super().__init__(**kwargs)
 
 
@@ -100,14 +104,14 @@ class LocalKernelManager(AsyncKernelManager):
 
 
 def loader_digest() -> str:
-    """Hash of the code that builds data (``churnlab/data`` and ``schema.py``): 12 hex characters.
+    """Hash of the code that builds data (``churnlab/data``, ``schema.py``, ``config.py``): 12 hex characters.
 
     Part of every data cache key, so a change to a loader or to the synthetic world's generator
     rebuilds the cached data instead of silently reusing tables the current code would not produce.
     """
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted([package / "schema.py", *(package / "data").rglob("*.py")]):
+    for path in sorted([package / "schema.py", package / "config.py", *(package / "data").rglob("*.py")]):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

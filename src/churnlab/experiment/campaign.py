@@ -16,6 +16,7 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.experiment.assign import HOLDOUT
+from churnlab.features import OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS
 from churnlab.schema import Dataset
 
 __all__ = [
@@ -248,14 +249,19 @@ def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None
         return out.assign(**{c: np.nan for c in msg_cols})
     ms = dataset["messages"]
     ms = ms[(ms["sent_at"] < t) & (ms["sent_at"] >= year) & ms["customer_id"].isin(ids)]
-    promo = ms[ms["kind"] == "promo"]
-    clicks = promo.groupby("customer_id")["clicked"].sum()
-    redeemed = promo[promo["offer"] == "discount"].groupby("customer_id")["redeemed"].sum()
-    news = ms[(ms["kind"] == "newsletter") & (ms["channel"] == "email") & (ms["sent_at"] >= t - pd.Timedelta(days=90))]
-    opens = news.groupby("customer_id")["opened"].mean()
-    out["promo_clicks_365"] = out["customer_id"].map(clicks).fillna(0).astype(float).to_numpy()
-    out["discount_redemptions_365"] = out["customer_id"].map(redeemed).fillna(0).astype(float).to_numpy()
-    out["email_open_rate_90"] = out["customer_id"].map(opens).astype(float).to_numpy()
+    # opens, clicks and redemptions sit on the message's row but happen later: only settled messages count
+    open_settled = ms["sent_at"] < t - pd.Timedelta(days=OPEN_SETTLE_DAYS)
+    promo = ms[(ms["kind"] == "promo") & open_settled]
+    clicks = promo.groupby("customer_id")["clicked"].sum() if "clicked" in ms.columns else None
+    redeemable = promo["sent_at"] < t - pd.Timedelta(days=REDEEM_SETTLE_DAYS)
+    redeemed = (promo[redeemable & (promo["offer"] == "discount")].groupby("customer_id")["redeemed"].sum()
+                if {"offer", "redeemed"} <= set(ms.columns) else None)
+    news = ms[(ms["kind"] == "newsletter") & (ms["channel"] == "email") & open_settled
+              & (ms["sent_at"] >= t - pd.Timedelta(days=90))]
+    opens = news.groupby("customer_id")["opened"].mean() if "opened" in ms.columns else None
+    for column, counts in (("promo_clicks_365", clicks), ("discount_redemptions_365", redeemed)):
+        out[column] = np.nan if counts is None else out["customer_id"].map(counts).fillna(0).astype(float).to_numpy()
+    out["email_open_rate_90"] = np.nan if opens is None else out["customer_id"].map(opens).astype(float).to_numpy()
     return out
 
 

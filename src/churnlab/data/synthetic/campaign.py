@@ -119,8 +119,9 @@ def offer_treatment(st: dict, offer_code: np.ndarray, knobs) -> Treatment:
     for B2B and a tenth of that for B2C (``mu_i``: the customer's usual engagement); ``bonus_effect``
     for everyone. ``k_i`` is (1) the relative fall of the hazard components the offer addresses (price,
     late payment and competitor for a discount; product and satisfaction ones for exclusive content;
-    every behavioural one for a bonus), (2) the share of customers who had decided to leave and change
-    their mind before cancelling (daily rate ``k / (1 - k) / intent_days``), and (3) through
+    every behavioural one for a bonus), (2) about the share of customers who had decided to leave and change
+    their mind before cancelling (extra daily rate ``k / (1 - k) / intent_days``; more when the offer also
+    slows cancelling, less with the usual abandonment ignored), and (3) through
     ``1 + winback_effect * k_i * affinity`` the rise of a churned customer's chance to come back, with
     affinity 1 when the offer answers the reason they left (discount: price or competitor; exclusive
     content: product or satisfaction; bonus: any), 0.3 otherwise and 0 for customers who moved away.
