@@ -325,9 +325,14 @@ def test_the_loader_digest_changes_when_the_synthetic_generator_source_changes(t
     copy = tmp_path / "churnlab"
     shutil.copytree(package / "data", copy / "data")
     shutil.copy(package / "schema.py", copy / "schema.py")
+    shutil.copy(package / "config.py", copy / "config.py")
     monkeypatch.setattr(runner, "__file__", str(copy / "runner.py"))
     before = runner.loader_digest()
     assert before == runner.loader_digest() and len(before) == 12
     world = copy / "data" / "synthetic" / "world.py"
     world.write_text(world.read_text() + "\n# a changed world\n")
-    assert runner.loader_digest() != before
+    changed_world = runner.loader_digest()
+    assert changed_world != before
+    config = copy / "config.py"  # its label tuples turn the generator's codes into table values
+    config.write_text(config.read_text() + "\n# reordered plans\n")
+    assert runner.loader_digest() != changed_world
