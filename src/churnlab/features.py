@@ -214,6 +214,13 @@ def _count(cond):
     return cond.ifelse(1, 0).sum().cast("float64")
 
 
+def _rate(numerator, denominator):
+    """``numerator / denominator``, null where the denominator is 0 (no opportunity: no rate)."""
+    import ibis
+
+    return (denominator > 0).ifelse(numerator / denominator, ibis.null("float64"))
+
+
 def _days_since(last, cutoff):
     return (cutoff.epoch_seconds() - last.epoch_seconds()) / _DAY
 
@@ -259,12 +266,10 @@ def _event_family(keys, dataset: Dataset, windows: Sequence[int], include_cutoff
     if "_sessions_last30" in aggs:
         pace = g._sessions_last90 * (7.0 / 90.0)
         g = g.mutate(session_trend_30d=g._sessions_last30 - g._sessions_prev30,
-                     session_ratio_7d_90d=(g._sessions_last90 > 0).ifelse(g._sessions_last7 / pace,
-                                                                          ibis.null("float64")),
+                     session_ratio_7d_90d=_rate(g._sessions_last7, pace),
                      recency_vs_rhythm=(g._sessions_last90 > 0).ifelse(
                          g.days_since_last_session * g._sessions_last90 / 90.0, ibis.null("float64")),
-                     sessions_per_active_day_30d=(g._session_days30 > 0).ifelse(
-                         g._sessions_last30 / g._session_days30, ibis.null("float64")))
+                     sessions_per_active_day_30d=_rate(g._sessions_last30, g._session_days30))
     if "components_adopted" in aggs:
         g = g.mutate(components_stopped=g.components_adopted - g._components_recent)
     return g.drop(*[c for c in g.columns if c.startswith("_")])
@@ -346,14 +351,12 @@ def _message_family(keys, dataset: Dataset, include_cutoff: bool):
         aggs["_promo90"] = _count(promo90)
         aggs["_redeem90"] = j.redeemed.sum(where=promo90)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
-    rate14 = (g._sent14 > 0).ifelse(g._open14 / g._sent14, ibis.null("float64"))
-    rate30 = (g._sent30 > 0).ifelse(g._open30 / g._sent30, ibis.null("float64"))
-    rateprev = (g._sentprev > 0).ifelse(g._openprev / g._sentprev, ibis.null("float64"))
-    g = g.mutate(email_open_rate_14d=rate14, email_open_rate_30d=rate30, email_open_rate_drop=rateprev - rate30,
-                 email_open_rate_90d=(g._sent90 > 0).ifelse(g._open90 / g._sent90, ibis.null("float64")),
-                 push_open_rate_30d=(g._push30 > 0).ifelse(g._pushopen30 / g._push30, ibis.null("float64")))
+    rate30 = _rate(g._open30, g._sent30)
+    g = g.mutate(email_open_rate_14d=_rate(g._open14, g._sent14), email_open_rate_30d=rate30,
+                 email_open_rate_drop=_rate(g._openprev, g._sentprev) - rate30,
+                 email_open_rate_90d=_rate(g._open90, g._sent90), push_open_rate_30d=_rate(g._pushopen30, g._push30))
     if has_redeemed:
-        g = g.mutate(promo_redeem_rate_90d=(g._promo90 > 0).ifelse(g._redeem90 / g._promo90, ibis.null("float64")))
+        g = g.mutate(promo_redeem_rate_90d=_rate(g._redeem90, g._promo90))
     return g.drop(*[c for c in g.columns if c.startswith("_")])
 
 

@@ -217,30 +217,31 @@ def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None
     ev = ev[ev["customer_id"].isin(ids)]
     s90 = ev.groupby("customer_id").size()
     s30 = ev[ev[C.TIMESTAMP] >= t - pd.Timedelta(days=30)].groupby("customer_id").size()
+    year = t - pd.Timedelta(days=365)
     pay = dataset["payments"]
-    pay = pay[pay["paid_at"].notna() & (pay["paid_at"] < t) & (pay["paid_at"] >= t - pd.Timedelta(days=90))]
-    paid = pay.groupby("customer_id")["amount"].sum()
+    pay = pay[pay["customer_id"].isin(ids) & pay["paid_at"].notna() & (pay["paid_at"] < t) & (pay["paid_at"] >= year)]
+    paid = pay[pay["paid_at"] >= t - pd.Timedelta(days=90)].groupby("customer_id")["amount"].sum()
     out = pd.DataFrame({"customer_id": ids})
     out["pre_sessions_30"] = out["customer_id"].map(s30).fillna(0).astype(float).to_numpy()
     out["pre_sessions_90"] = out["customer_id"].map(s90).fillna(0).astype(float).to_numpy()
     out["pre_paid_90"] = out["customer_id"].map(paid).fillna(0).astype(float).to_numpy()
     signup = out["customer_id"].map(cust[C.SIGNUP_AT])
     out["tenure_days"] = ((t - signup).dt.total_seconds() / 86400).to_numpy()
-    out["monthly_fee"] = out["customer_id"].map(cust["monthly_fee"]).astype(float).to_numpy() \
-        if "monthly_fee" in cust.columns else np.nan
+
+    def attribute(column: str, codes: dict | None = None) -> np.ndarray:
+        """Return the customers' numeric ``column`` of ``customers`` (``codes`` maps labels), NaN without it."""
+        if column not in cust.columns:
+            return np.full(len(out), np.nan)
+        values = out["customer_id"].map(cust[column])
+        return (values.map(codes) if codes else values).astype(float).to_numpy()
+
+    out["monthly_fee"] = attribute("monthly_fee")
     out["segment"] = out["customer_id"].map(cust[C.SEGMENT]).to_numpy() if C.SEGMENT in cust.columns else "all"
     out["is_b2b"] = (out["segment"] == "B2B").astype(float) if C.SEGMENT in cust.columns else np.nan
-    tier = {p: float(i) for i, p in enumerate(C.PLANS)}
-    out["plan_tier"] = out["customer_id"].map(cust["plan"]).map(tier).astype(float).to_numpy() \
-        if "plan" in cust.columns else np.nan
-    out["do_not_disturb"] = out["customer_id"].map(cust["do_not_disturb"]).astype(float).to_numpy() \
-        if "do_not_disturb" in cust.columns else np.nan
-    year = t - pd.Timedelta(days=365)
+    out["plan_tier"] = attribute("plan", {p: float(i) for i, p in enumerate(C.PLANS)})
+    out["do_not_disturb"] = attribute("do_not_disturb")
     if "late" in pay.columns:
-        p365 = dataset["payments"]
-        p365 = p365[p365["customer_id"].isin(ids) & p365["paid_at"].notna() & (p365["paid_at"] < t)
-                    & (p365["paid_at"] >= year) & p365["late"].fillna(False).astype(bool)]
-        late = p365.groupby("customer_id").size()
+        late = pay[pay["late"].fillna(False).astype(bool)].groupby("customer_id").size()
         out["late_payments_365"] = out["customer_id"].map(late).fillna(0).astype(float).to_numpy()
     else:
         out["late_payments_365"] = np.nan
