@@ -23,6 +23,7 @@ from scipy import stats as sst
 
 from churnlab.experiment import stats as S
 from churnlab.experiment.analysis import DEFAULT_LOGRANK_TAU2, effect, plan_power, srm_check
+from churnlab.patterns.support import mean_with_ci
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 #: The synthetic world of the campaign checks and the share of its active customers in the retention audience
@@ -278,8 +279,8 @@ def learned_policy_replications(full, feats, metric, planned, costs, value, arms
         above.append(g["gain_lower"] > 0)
         covered.append(g["gain_lower"] <= true_gain <= g["gain_upper"])
     v = np.array(gains)
-    half = sst.t.ppf(0.975, reps - 1) * v.std(ddof=1) / np.sqrt(reps)
-    return {"reps": reps, "mean": v.mean(), "lower": v.mean() - half, "upper": v.mean() + half,
+    _, mean, lower, upper = mean_with_ci(v)
+    return {"reps": reps, "mean": mean, "lower": lower, "upper": upper,
             "share_positive": float((v > 0).mean()), "power": float(np.mean(above)),
             "coverage": float(np.mean(covered))}
 

@@ -27,6 +27,7 @@ from churnlab.data.public import cdnow_path
 from churnlab.explain import MECHANISM_FEATURES, drivers_found, explain, global_importance
 from churnlab.features import build_features
 from churnlab.labels import make_label_times, monthly_cutoffs
+from churnlab.patterns.support import mean_with_ci
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- model_quality:start -->", "<!-- model_quality:end -->"
@@ -222,18 +223,6 @@ def synthetic_seed(n_customers: int, seed: int, top_k: int = 10) -> dict:
     return out
 
 
-def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t interval of the mean over independent seeds (NaN bounds with one seed)."""
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - half, m + half
-
-
 def synthetic_block(results: list[dict], n_customers: int, fresh: set[int]) -> tuple[str, list[str]]:
     """Markdown table of the seeds, the mean ratio with its interval, and the notes."""
     main = main_mechanisms()
@@ -260,8 +249,8 @@ def synthetic_block(results: list[dict], n_customers: int, fresh: set[int]) -> t
                         ("all seeds incl. fresh", results if fresh else [])):
         if not group:
             continue
-        m, lo, hi = mean_interval([r["ratio"] for r in group])
-        ml, _, _ = mean_interval([r["auc_logistic"] / r["oracle"] for r in group])
+        _, m, lo, hi = mean_with_ci([r["ratio"] for r in group])
+        _, ml, _, _ = mean_with_ci([r["auc_logistic"] / r["oracle"] for r in group])
         verdict = "met" if m >= 0.97 else "not met"
         lines.append(f"Mean xgboost / oracle over {name}: **{m:.4f}** (95% t-interval over seeds {lo:.4f}–{hi:.4f}; "
                      f"{len(group)} seeds); target 0.97 {verdict} on the mean. Logistic / oracle mean {ml:.4f}.")
