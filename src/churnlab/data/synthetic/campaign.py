@@ -30,7 +30,7 @@ from churnlab import config as C
 from churnlab.data.synthetic.knobs import MECHANISM_NAMES as MECH_NAMES
 from churnlab.data.synthetic.knobs import REASON_OF
 from churnlab.data.synthetic.spec import CAMPAIGN, CHUNK_SIZE, EXPAND
-from churnlab.data.synthetic.tables import chunk_records, records_to_frames
+from churnlab.data.synthetic.tables import chunk_records, customer_ids, records_to_frames
 from churnlab.data.synthetic.truth import Truth, monte_carlo_churn
 from churnlab.data.synthetic.world import MECH_INDEX, Recorder, Treatment, reactivation_rate, simulate, take_state
 from churnlab.errors import AnalysisError, SchemaError
@@ -308,7 +308,7 @@ def _reactivation_truth(gid, code, churned, reason, back, p_back, spec) -> tuple
     w = spec.id_width
     arms = np.asarray(ARMS, dtype=object)
     idx = np.flatnonzero(churned)
-    ids = pd.Series([f"c{g:0{w}d}" for g in gid[idx].tolist()], dtype="string")
+    ids = customer_ids(gid[idx], w)
     frames, rows = [], []
     for o in C.OFFERS:
         got = arms[code[idx]] == o
@@ -329,7 +329,7 @@ def _reactivation_truth(gid, code, churned, reason, back, p_back, spec) -> tuple
 
 def _campaign_truth(gid, code, retained, p_retain, spec, date, H) -> CampaignTruth:
     w = spec.id_width
-    ids = pd.Series([f"c{g:0{w}d}" for g in gid.tolist()], dtype="string")
+    ids = customer_ids(gid, w)
     arms = np.asarray(ARMS, dtype=object)
     own_r = np.choose(code, [retained[a] for a in ARMS])
     own_p = np.choose(code, [p_retain[a] for a in ARMS])
@@ -417,7 +417,7 @@ def _extend(dataset: Dataset, records: list[dict], spec, new_as_of: pd.Timestamp
         w = spec.id_width
         msg = pd.DataFrame(
             {
-                C.CUSTOMER_ID: pd.Series([f"c{g:0{w}d}" for g in cp["gid"][treated].tolist()], dtype="string"),
+                C.CUSTOMER_ID: customer_ids(cp["gid"][treated], w),
                 "sent_at": np.full(int(treated.sum()), (date.normalize() + pd.Timedelta(hours=9)).to_datetime64()),
                 "channel": pd.Series(["email"] * int(treated.sum()), dtype="string"),
                 "kind": pd.Series(["promo"] * int(treated.sum()), dtype="string"),
@@ -460,7 +460,7 @@ def _extend_subscriptions(subs: pd.DataFrame, rec: dict, spec, new_as_of) -> pd.
     if s["gid"].size:
         add = pd.DataFrame(
             {
-                C.CUSTOMER_ID: pd.Series([f"c{g:0{w}d}" for g in s["gid"].tolist()], dtype="string"),
+                C.CUSTOMER_ID: customer_ids(s["gid"], w),
                 "subscription_id": pd.Series(
                     [f"sub-c{g:0{w}d}-{k}" for g, k in zip(s["gid"].tolist(), s["sub_no"].tolist())], dtype="string"
                 ),

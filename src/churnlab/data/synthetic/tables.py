@@ -17,7 +17,7 @@ from churnlab.data.synthetic.knobs import MECHANISM_NAMES, REASON_OF
 from churnlab.data.synthetic.population import CHANNELS, REGIONS, VISIT_TO_SIGNUP_BY_CHANNEL
 from churnlab.data.synthetic.world import Recorder
 
-__all__ = ["chunk_records", "concat_records", "records_to_frames", "DAY_NS", "SEC_NS"]
+__all__ = ["chunk_records", "concat_records", "customer_ids", "records_to_frames", "DAY_NS", "SEC_NS"]
 
 SEC_NS = 1_000_000_000
 DAY_NS = 86_400 * SEC_NS
@@ -262,7 +262,7 @@ def _decode(codes: np.ndarray, vocab: tuple | list) -> pd.Series:
     return pd.Series(arr.to_pandas(), dtype="string")
 
 
-def _ids(gid: np.ndarray, width: int, prefix: str = "c", suffix: np.ndarray | None = None) -> pd.Series:
+def customer_ids(gid: np.ndarray, width: int, prefix: str = "c", suffix: np.ndarray | None = None) -> pd.Series:
     """Decode customer ids ``c000123`` (or ``<prefix><number>-<suffix>``) from global customer numbers."""
     gid = np.asarray(gid, np.int64)
     lo = int(gid.min()) if gid.size else 0
@@ -306,7 +306,7 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
         order = np.argsort(c["gid"], kind="stable")
         c = {k: v[order] for k, v in c.items()}
         out["customers"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(c["gid"], width), C.SIGNUP_AT: _ts(c["signup_ns"]),
+            C.CUSTOMER_ID: customer_ids(c["gid"], width), C.SIGNUP_AT: _ts(c["signup_ns"]),
             C.SEGMENT: _decode(np.where(c["b2b"], 0, 1), C.SEGMENTS),
             "plan": _decode(c["plan_code"], C.PLANS), "region": _decode(c["region_code"], REGIONS),
             "channel": _decode(c["channel_code"], CHANNELS), "monthly_fee": c["fee"].astype(float),
@@ -319,7 +319,7 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
         p = _sorted(rec["payments"], "due_ns")
         seq = _seq(p["gid"], p["due_ns"])
         out["payments"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(p["gid"], width), "payment_id": _ids(p["gid"], width, "c", seq),
+            C.CUSTOMER_ID: customer_ids(p["gid"], width), "payment_id": customer_ids(p["gid"], width, "c", seq),
             "due_at": _ts(p["due_ns"]), "paid_at": _ts(p["paid_ns"]), "amount": p["amount"].astype(float),
             "late": p["late"].astype(bool),
         })
@@ -327,7 +327,7 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
     if "events" in rec:
         e = _sorted(rec["events"], "ts_ns")
         out["events"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(e["gid"], width), C.TIMESTAMP: _ts(e["ts_ns"]),
+            C.CUSTOMER_ID: customer_ids(e["gid"], width), C.TIMESTAMP: _ts(e["ts_ns"]),
             "event_type": _decode(e["type_code"], C.EVENT_TYPES), "component": _decode(e["component_code"],
                                                                                          C.COMPONENTS),
         })
@@ -335,8 +335,8 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
         k = _sorted(rec["tickets"], "opened_ns")
         seq = _seq(k["gid"], k["opened_ns"])
         out["tickets"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(k["gid"], width),
-            "ticket_id": ("tk-" + _ids(k["gid"], width, "c", seq)).astype("string"),
+            C.CUSTOMER_ID: customer_ids(k["gid"], width),
+            "ticket_id": ("tk-" + customer_ids(k["gid"], width, "c", seq)).astype("string"),
             "opened_at": _ts(k["opened_ns"]), "line": k["line"].astype(np.int64),
             "category": _decode(k["cat_code"], C.TICKET_CATEGORIES), "resolved_by_bot": k["bot"].astype(bool),
             "first_contact_resolution": k["fcr"].astype(bool), "hours_to_resolve": np.round(k["hours"], 2),
@@ -345,7 +345,7 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
     if "messages" in rec:
         m = _sorted(rec["messages"], "ts_ns")
         out["messages"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(m["gid"], width), "sent_at": _ts(m["ts_ns"]),
+            C.CUSTOMER_ID: customer_ids(m["gid"], width), "sent_at": _ts(m["ts_ns"]),
             "channel": _decode(m["channel_code"], C.MESSAGE_CHANNELS), "kind": _decode(m["kind_code"], C.MESSAGE_KINDS),
             "offer": _decode(m["offer_code"], C.OFFERS), "opened": m["opened"].astype(bool),
             "clicked": m["clicked"].astype(bool), "unsubscribed": m["unsub"].astype(bool),
@@ -354,20 +354,20 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
     if "contacts" in rec:
         k = _sorted(rec["contacts"], "ts_ns")
         out["contacts"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(k["gid"], width), "contacted_at": _ts(k["ts_ns"]),
+            C.CUSTOMER_ID: customer_ids(k["gid"], width), "contacted_at": _ts(k["ts_ns"]),
             "kind": _decode(k["kind_code"], C.CONTACT_KINDS), "reached": k["reached"].astype(bool),
         })
     if "surveys" in rec:
         s = _sorted(rec["surveys"], "ts_ns")
         out["surveys"] = pd.DataFrame({
-            C.CUSTOMER_ID: _ids(s["gid"], width), "answered_at": _ts(s["ts_ns"]),
+            C.CUSTOMER_ID: customer_ids(s["gid"], width), "answered_at": _ts(s["ts_ns"]),
             "kind": _decode(s["kind_code"], C.SURVEY_KINDS), "score": s["score"].astype(float),
             "reason": _decode(s["reason_code"], C.CHURN_REASONS),
         })
     if "funnel" in rec:
         f = _sorted(rec["funnel"], "ts_ns")
-        ids = _ids(f["gid"], width)
-        pids = _ids(f["gid"], width, "p", f["prospect"])
+        ids = customer_ids(f["gid"], width)
+        pids = customer_ids(f["gid"], width, "p", f["prospect"])
         is_p = f["prospect"] > 0
         out["funnel"] = pd.DataFrame({
             C.CUSTOMER_ID: pd.Series(np.where(is_p, pids.to_numpy(object), ids.to_numpy(object)), dtype="string"),
@@ -402,8 +402,8 @@ def _subscriptions(rec: dict, width: int) -> pd.DataFrame:
     end[pos[ok]] = e["end_ns"][ok]
     reason[pos[ok]] = e["reason_code"][ok]
     return pd.DataFrame({
-        C.CUSTOMER_ID: _ids(s["gid"], width),
-        "subscription_id": ("sub-" + _ids(s["gid"], width, "c", s["sub_no"])).astype("string"),
+        C.CUSTOMER_ID: customer_ids(s["gid"], width),
+        "subscription_id": ("sub-" + customer_ids(s["gid"], width, "c", s["sub_no"])).astype("string"),
         "start_at": _ts(s["start_ns"]), "end_at": _ts(end),
         "churn_reason": _decode(reason, C.CHURN_REASONS),
     })

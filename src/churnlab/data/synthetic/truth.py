@@ -16,6 +16,7 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.data.synthetic.knobs import MECHANISM_NAMES, Knobs, mechanisms_table
 from churnlab.data.synthetic.spec import CHUNK_SIZE, MONTE_CARLO, WorldSpec
+from churnlab.data.synthetic.tables import customer_ids
 from churnlab.data.synthetic.world import Env, FateChain, Treatment, simulate, take_state, tile_state
 from churnlab.errors import AnalysisError, DataSourceError
 
@@ -100,7 +101,7 @@ def drivers_frame(records: dict | None, width: int) -> pd.DataFrame:
     r, m = np.nonzero(shares > 0)
     mech_names = np.array(MECHANISM_NAMES, dtype=object)
     df = pd.DataFrame({
-        C.CUSTOMER_ID: pd.Series([f"c{g:0{width}d}" for g in gid[r].tolist()], dtype="string"),
+        C.CUSTOMER_ID: customer_ids(gid[r], width),
         "churned_at": np.asarray(records["end_ns"][r], np.int64).view("datetime64[ns]"),
         "decided_at": np.asarray(records["decided_ns"][r], np.int64).view("datetime64[ns]"),
         "mechanism": pd.Series(mech_names[m], dtype="string"),
@@ -212,7 +213,7 @@ class Truth:
         gid = np.concatenate(ids)
         w = self.spec.id_width
         return pd.DataFrame({
-            C.CUSTOMER_ID: pd.Series([f"c{g:0{w}d}" for g in gid.tolist()], dtype="string"),
+            C.CUSTOMER_ID: customer_ids(gid, w),
             "p_churn": np.concatenate(ps),
         })
 
