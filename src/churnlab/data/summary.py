@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
+from churnlab.labels import churned_by
 from churnlab.schema import SCHEMAS, Dataset
 
 __all__ = ["summarize", "overall_churn_rate"]
@@ -48,8 +49,10 @@ def summarize(dataset: Dataset) -> pd.DataFrame:
 def overall_churn_rate(dataset: Dataset) -> float | None:
     """Share of customers who have churned by ``as_of``, where the dataset defines it.
 
-    A snapshot's ``customers.churned`` flag; otherwise the share of customers whose subscriptions
-    have all ended. ``None`` for a dataset without either (CDNOW: churn needs a label window).
+    A snapshot's ``customers.churned`` flag; otherwise the share of customers with a subscription
+    started before ``as_of`` who have churned by it (:func:`churnlab.labels.churned_by`, the rule of
+    :func:`churnlab.data.overview.customer_churned`). ``None`` for a dataset without either (CDNOW:
+    churn needs a label window).
     """
     customers = dataset.tables.get("customers")
     if customers is not None and "churned" in customers.columns:
@@ -57,5 +60,5 @@ def overall_churn_rate(dataset: Dataset) -> float | None:
     subs = dataset.tables.get("subscriptions")
     if subs is None or subs.empty:
         return None
-    ended = subs.groupby("customer_id")["end_at"].apply(lambda s: bool(s.notna().all()))
-    return float(ended.mean())
+    churned = churned_by(subs, dataset.as_of)
+    return float(churned.mean()) if len(churned) else None
