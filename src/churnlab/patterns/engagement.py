@@ -303,6 +303,8 @@ def dated_events(dataset: Dataset) -> pd.DataFrame:
         rows.append({"event": str(e["event"]), "date": pd.Timestamp(e["date"]), "segment": e.get("segment"),
                      "description": str(e.get("description", ""))})
     out = pd.DataFrame(rows, columns=["event", "date", "segment", "description"])
+    out["segment"] = pd.Series([r["segment"] for r in rows], dtype=object)  # None stays None: every segment
+    out["date"] = out["date"].astype("datetime64[ns]")
     return out.sort_values("date", kind="stable", ignore_index=True)
 
 
