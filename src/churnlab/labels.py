@@ -225,6 +225,8 @@ def active_at(spells: pd.DataFrame, t, *, include_cutoff: bool = False) -> pd.Se
     >>> active_at(s, "2024-03-01").tolist(), active_at(s, "2024-03-01", include_cutoff=True).tolist()
     ([False, False, True], [False, True, True])
     """
+    if isinstance(spells, pd.DataFrame):
+        require_columns(spells, ["start_at", "end_at"], table="spells")
     t = pd.Timestamp(t)
     start, end = spells["start_at"], spells["end_at"]
     started = start <= t if include_cutoff else start < t
