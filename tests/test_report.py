@@ -89,7 +89,7 @@ def test_a_report_opens_offline_hides_code_embeds_figures_and_shows_the_header(t
         "parent456",
         "seed",
         "42",
-        "[&quot;B2B&quot;, &quot;B2C&quot;]",
+        '["B2B", "B2C"]',  # a list parameter as JSON text (quotes need no escaping in a text node)
         "7,043",
         "0.2654",
     ):
@@ -105,7 +105,7 @@ def test_a_failed_notebook_report_names_and_shows_the_failing_cell(tmp_path):
     assert (failure.index, failure.execution_count, failure.ename) == (3, 3, "ValueError")
     page = render_notebook(executed, tmp_path / nb.report, run, nb).read_text()
     assert "Failed at cell 3 (In [3]): ValueError: boom" in page
-    assert "raise ValueError(&#x27;boom&#x27;)" in page
+    assert "<pre>raise ValueError('boom')</pre>" in page  # the source as text, not markup
     assert "secret_source_code" not in page
 
 
