@@ -125,7 +125,8 @@ class _Sanitizer(HTMLParser):
 
     def _csp(self, *, with_head: bool = False) -> None:
         if not self.policy_written:
-            meta = f'<meta http-equiv="Content-Security-Policy" content="{html.escape(self.policy, quote=False).replace('"', '&quot;')}">'
+            content = html.escape(self.policy, quote=False).replace('"', "&quot;")  # the policy's quotes stay readable
+            meta = f'<meta http-equiv="Content-Security-Policy" content="{content}">'
             self.out.append(f"<head>{meta}</head>" if with_head else meta)
             self.policy_written = True
 
