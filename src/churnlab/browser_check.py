@@ -77,7 +77,8 @@ _MEASURE = r"""
     seen.add(el);
     const t = el.querySelector('table');
     const held = t && t.rows.length ? ' (a table of ' + t.rows[t.rows.length - 1].cells.length + ' columns)' : '';
-    if (!nested) boxes.push(where(el) + held + ': content ' + el.scrollWidth + ' px in a ' + el.clientWidth + ' px box');
+    const size = ': content ' + el.scrollWidth + ' px in a ' + el.clientWidth + ' px box';
+    if (!nested) boxes.push(where(el) + held + size);
   }
   return {title: document.title, scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth,
           height: Math.max(doc.scrollHeight, document.body ? document.body.scrollHeight : 0),

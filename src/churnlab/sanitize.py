@@ -43,6 +43,8 @@ _VOID = frozenset({"area", "br", "col", "embed", "hr", "img", "input", "link", "
 #: URLs that run code when followed, loaded or framed: script schemes and every ``data:`` URL but an image.
 _BAD_URL = re.compile(r"^(?:javascript:|vbscript:|livescript:|data:(?!image/))", re.I)
 _ATTR_NAME = re.compile(r"^[a-zA-Z_:][-a-zA-Z0-9_:.]*$")
+#: Element names written back; Python's parser accepts names such as ``scr<script`` that browsers read otherwise.
+_TAG_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9:-]*$")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 
 
@@ -138,6 +140,9 @@ class _Sanitizer(HTMLParser):
 
     # -- tokens
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not _TAG_NAME.match(tag):
+            self.removed.append("malformed tag")
+            return
         if self.skip:
             if tag == self.skip[-1] and tag not in _VOID:
                 self.skip.append(tag)
@@ -164,6 +169,9 @@ class _Sanitizer(HTMLParser):
             self.stack.append(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if not _TAG_NAME.match(tag):
+            self.removed.append("malformed tag")
+            return
         if tag in _VOID or self.skip or tag in _DROP_WITH_CONTENT or tag in _DROP_TAG:
             self.handle_starttag(tag, attrs)
             if tag == "script" and self.skip == ["script"]:
@@ -172,6 +180,8 @@ class _Sanitizer(HTMLParser):
         self.out.append(f"<{tag}{self._attrs(tag, attrs)}/>")  # SVG's self-closing elements
 
     def handle_endtag(self, tag: str) -> None:
+        if not _TAG_NAME.match(tag):
+            return
         if self.skip:
             if tag == self.skip[-1]:
                 self.skip.pop()
