@@ -214,7 +214,7 @@ class _Sanitizer(HTMLParser):
             else:
                 self.out.append(data)
             return
-        self.out.append(html.escape(data, quote=False))
+        self.out.append(html.escape(data, quote=True))  # quotes too: the same text nbconvert and the header write
 
     def handle_comment(self, data: str) -> None:  # comments are dropped: parsers disagree on their edges
         return
@@ -225,7 +225,7 @@ class _Sanitizer(HTMLParser):
 
     def unknown_decl(self, data: str) -> None:  # CDATA sections of inline SVG
         if not self.skip and data.upper().startswith("CDATA["):
-            self.out.append(html.escape(data[6:], quote=False))
+            self.out.append(html.escape(data[6:], quote=True))
 
     def handle_pi(self, data: str) -> None:
         return
