@@ -5,6 +5,11 @@ loads (require.js, MathJax, mermaid) are removed. Code is hidden, which also hid
 injected parameters, so a header shows them with the run name, date, status, data fingerprint,
 MLflow run ids and the notebook's logged metrics ("key numbers first"). A failed notebook's report
 names the failing cell, shows its source and the error, and keeps the traceback output below.
+
+Every page is passed through :func:`churnlab.sanitize.sanitize_html` last, whatever a notebook
+printed: no script beyond the report's own allow-list (none today), no event attributes, no
+``javascript:`` URLs, frames or plugins, and a Content-Security-Policy ``<meta>`` that enforces the
+same in the browser (defence in depth behind the escaping of every value the header shows).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 import nbformat
 
 from churnlab.record import NotebookRecord, RunRecord
+from churnlab.sanitize import sanitize_html
 
 __all__ = ["FailedCell", "failed_cell", "render_notebook", "render_index", "strip_external_scripts", "INDEX_FILE"]
 
@@ -200,7 +206,7 @@ def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, no
     Returns
     -------
     Path
-        ``target``.
+        ``target``, sanitized (:func:`churnlab.sanitize.sanitize_html`) with its Content-Security-Policy.
     """
     from nbconvert import HTMLExporter
 
@@ -213,6 +219,7 @@ def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, no
     style = f"<style>{_css()}</style>"
     page = page.replace("</head>", style + "</head>", 1)
     page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _header(run, notebook, failed_cell(nb)), page, count=1)
+    page = sanitize_html(page)
     path = Path(target)
     path.write_text(page, encoding="utf-8")
     return path
@@ -258,6 +265,6 @@ def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # concurrent runs each rewrite the index
-    tmp.write_text(page, encoding="utf-8")
+    tmp.write_text(sanitize_html(page), encoding="utf-8")
     os.replace(tmp, target)
     return target
