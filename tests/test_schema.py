@@ -74,10 +74,16 @@ def test_a_missing_column_names_table_and_column():
     assert problems_of(tiny_dataset(events=events)) == ["events.event_type: expected a column of string values; it is missing"]
 
 
-def test_a_wrong_dtype_names_the_column_and_the_dtype_found():
+def test_text_in_a_numeric_column_is_named_with_the_text_found():
     tickets = tiny_dataset()["tickets"].assign(line=["two"])
     (msg,) = problems_of(tiny_dataset(tickets=tickets))
-    assert msg.startswith("tickets.line: expected dtype int, found")
+    assert msg == "tickets.line: expected numbers (int), found text 'two'; 1 rows, e.g. a"
+
+
+def test_a_wrong_dtype_names_the_column_the_dtype_and_values_found():
+    customers = tiny_dataset()["customers"].assign(churned=["Yes", "No"])
+    (msg,) = problems_of(tiny_dataset(customers=customers))
+    assert msg.startswith("customers.churned: expected dtype bool, found") and "'Yes', 'No'" in msg
 
 
 def test_timezone_aware_timestamps_are_rejected_as_not_utc_naive():
@@ -109,7 +115,10 @@ def test_a_timestamp_after_as_of_is_reported():
 def test_values_outside_the_vocabulary_are_reported_with_what_was_found():
     customers = tiny_dataset()["customers"].assign(segment=["B2B", "SMB"])
     (msg,) = problems_of(tiny_dataset(customers=customers))
-    assert msg == "customers.segment: expected one of ['B2B', 'B2C'] (found SMB); 1 rows, e.g. b"
+    assert msg == (
+        "customers.segment: expected one of ['B2B', 'B2C'] (found SMB; declare it under vocabulary: segments); "
+        "1 rows, e.g. b"
+    )
 
 
 def test_unknown_customer_ids_in_activity_tables_are_reported():
