@@ -78,7 +78,7 @@ def streaming(rng: np.random.Generator, n: int = 300) -> dict[str, pd.DataFrame]
     tier = rng.choice(["Lite", "Family", "Premium"], size=n, p=[0.45, 0.4, 0.15])
     segment = rng.choice(["Private", "SMB"], size=n, p=[0.85, 0.15])
     rate = rng.gamma(2.0, 0.6, n)  # sessions per week when engaged
-    monthly_churn = 0.03 + 0.10 / (1 + 2.5 * rate)
+    monthly_churn = 0.04 + 0.25 / (1 + 2.5 * rate)
     days_kept = rng.exponential(30.4 / monthly_churn)
     cancel = signup + pd.to_timedelta(days_kept, unit="D")
     ended = cancel < end
@@ -92,14 +92,15 @@ def streaming(rng: np.random.Generator, n: int = 300) -> dict[str, pd.DataFrame]
             t = t[keep]
         stamps = signup[i] + pd.to_timedelta(t, unit="D")
         show = rng.choice(["series", "movies", "kids", "live"], size=len(t), p=[0.5, 0.3, 0.12, 0.08])
-        rows.append(pd.DataFrame({"member": ids[i], "at": stamps, "what": "play", "section": show}))
+        rows.append(pd.DataFrame({"member": ids[i], "at": stamps, "what": "session", "section": show}))
         for m in range(int(days // 28)):
             channel = rng.choice(["email", "sms", "messenger"], p=[0.6, 0.25, 0.15])
             opened = rng.random() < (0.45 if channel == "email" else 0.7) * (0.4 if ended[i] and days - 28 * m < 45 else 1)
             msgs.append((ids[i], signup[i] + pd.Timedelta(days=28 * m + 3), channel, "newsletter", opened,
                          opened and rng.random() < 0.2, False))
-        stages = ["visit", "demo_call", "signup", "first_payment"]
-        offsets = [-9, -4, 0, 1] if rng.random() < 0.5 else [-3, None, 0, 1]
+        stages = ["visit", "demo_call", "signup", "activation", "first_payment"]
+        activated = 2 if rng.random() < 0.4 + 0.5 * (rate[i] > 1) else None
+        offsets = [-9, -4, 0, activated, 1] if rng.random() < 0.5 else [-3, None, 0, activated, 1]
         funnel += [(ids[i], s, signup[i] + pd.Timedelta(days=d)) for s, d in zip(stages, offsets) if d is not None]
     events = pd.concat(rows, ignore_index=True)
     events = events[events["at"] < end].sort_values(["at", "member"], kind="stable")
