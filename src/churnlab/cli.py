@@ -99,6 +99,29 @@ def data_validate(source: str) -> None:
     sys.exit(2)
 
 
+@data.command("init")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Config to write [FOLDER/churnlab.yaml].")
+@click.option("--name", default=None, help="Dataset name [the folder's name].")
+@click.option("--force", is_flag=True, help="Replace an existing config.")
+def data_init(folder: Path, out: Path | None, name: str | None, force: bool) -> None:
+    """Scaffold a files config from FOLDER's CSV/Parquet files; every guess is marked for review."""
+    from churnlab.data.scaffold import scaffold_config, write_config
+
+    try:
+        scaffold = scaffold_config(folder, name=name)
+        path = write_config(scaffold, out or folder / "churnlab.yaml", overwrite=force)
+    except ChurnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - init never shows a traceback
+        _unexpected(f"scaffolding {folder}", exc)
+    tables = ", ".join(f"{t.table} <- {t.file}" for t in scaffold.tables) or "none"
+    click.echo(f"wrote {path} ({scaffold.kind}): {tables}")
+    for line in scaffold.problems():
+        click.echo(f"  not mapped: {line}")
+    click.echo(f"review every '# review:' line, then: churnlab data validate {path}")
+
+
 @data.command("generate")
 @click.option("--customers", "n_customers", type=int, default=10_000, show_default=True, help="Number of customers.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
