@@ -101,7 +101,7 @@ def data_validate(source: str) -> None:
 
 @data.command("init")
 @click.argument("folder", type=click.Path(path_type=Path))
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Config to write [FOLDER/churnlab.yaml].")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Config file [FOLDER/churnlab.yaml].")
 @click.option("--name", default=None, help="Dataset name [the folder's name].")
 @click.option("--force", is_flag=True, help="Replace an existing config.")
 def data_init(folder: Path, out: Path | None, name: str | None, force: bool) -> None:
