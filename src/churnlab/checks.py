@@ -126,7 +126,10 @@ def _dtype_problem(name: str, col: Column, s: pd.Series, kind: str, keys: pd.Ser
                            f"({', '.join(sorted(zones)[:3])})")
     found = "datetime" if kind == "datetime" else str(s.dtype)
     sample = _shown(s)
-    return Problem(name, col.name, f"dtype {col.kind}, found {found}" + (f" (values {sample})" if sample else ""))
+    shown = f"dtype {col.kind}, found {found}" + (f" (values {sample})" if sample else "")
+    if col.name == "churned":
+        shown += "; a files config maps a text flag with churn: {column: ..., values: yes/no}"
+    return Problem(name, col.name, shown)
 
 
 def _bounds(col: Column, vocabulary: Vocabulary) -> tuple[float | None, float | None, str]:
