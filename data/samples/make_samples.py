@@ -99,8 +99,8 @@ def streaming(rng: np.random.Generator, n: int = 300) -> dict[str, pd.DataFrame]
             msgs.append((ids[i], signup[i] + pd.Timedelta(days=28 * m + 3), channel, "newsletter", opened,
                          opened and rng.random() < 0.2, False))
         stages = ["visit", "demo_call", "signup", "activation", "first_payment"]
-        activated = 2 if rng.random() < 0.4 + 0.5 * (rate[i] > 1) else None
-        offsets = [-9, -4, 0, activated, 1] if rng.random() < 0.5 else [-3, None, 0, activated, 1]
+        activated = 1 if rng.random() < 0.4 + 0.5 * (rate[i] > 1) else None
+        offsets = [-9, -4, 0, activated, 3] if rng.random() < 0.5 else [-3, None, 0, activated, 3]
         funnel += [(ids[i], s, signup[i] + pd.Timedelta(days=d)) for s, d in zip(stages, offsets) if d is not None]
     events = pd.concat(rows, ignore_index=True)
     events = events[events["at"] < end].sort_values(["at", "member"], kind="stable")
@@ -131,15 +131,15 @@ def streaming(rng: np.random.Generator, n: int = 300) -> dict[str, pd.DataFrame]
     return {"members": members, "contracts": subs, "views": events, "newsletters": messages, "funnel": stages}
 
 
-def main() -> None:
-    """Write both samples (overwriting the committed copies with identical files)."""
+def main(out: Path = HERE) -> None:
+    """Write both samples under ``out`` (by default over the committed copies, with identical files)."""
     rng = np.random.default_rng(SEED)
-    (HERE / "telecom").mkdir(exist_ok=True)
-    telecom(rng).to_csv(HERE / "telecom" / "accounts.csv", index=False)
-    (HERE / "streaming").mkdir(exist_ok=True)
+    (out / "telecom").mkdir(parents=True, exist_ok=True)
+    telecom(rng).to_csv(out / "telecom" / "accounts.csv", index=False)
+    (out / "streaming").mkdir(parents=True, exist_ok=True)
     for name, df in streaming(rng).items():
-        df.to_csv(HERE / "streaming" / f"{name}.csv", index=False, sep=";" if name == "views" else ",")
-    print(f"wrote {HERE / 'telecom'} and {HERE / 'streaming'}")
+        df.to_csv(out / "streaming" / f"{name}.csv", index=False, sep=";" if name == "views" else ",")
+    print(f"wrote {out / 'telecom'} and {out / 'streaming'}")
 
 
 if __name__ == "__main__":
