@@ -93,7 +93,9 @@ def customer_churned(dataset: Dataset) -> pd.Series | None:
     """
     customers = dataset.tables.get("customers")
     if customers is not None and "churned" in customers.columns:
-        return customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)["churned"].astype(bool)
+        from churnlab.data.summary import churn_flags
+
+        return churn_flags(customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID))
     subs = dataset.tables.get("subscriptions")
     if subs is None or subs.empty:
         return None
