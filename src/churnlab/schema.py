@@ -153,6 +153,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("first_contact_resolution", "bool"),
                 Column("hours_to_resolve", "float", nullable=True),
                 Column("csat", "float", nullable=True),
+                Column("agent", "string", nullable=True, required=False),
+                Column("first_response_hours", "float", nullable=True, required=False),
             ),
             key=("ticket_id",),
             activity=("opened_at",),
