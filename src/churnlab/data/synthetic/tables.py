@@ -227,7 +227,10 @@ def _customer_records(pop, rec, start_ns, as_of_ns, rng, payments) -> dict[str, 
     if payments is not None:
         f = payments["first"] & (payments["paid_ns"] != np.iinfo(np.int64).min)
         local = payments["gid"][f] - gid[0]
-        fp[local] = payments["paid_ns"][f]
+        # long-standing customers paid their first invoice before the world began: their first invoice in
+        # the world is not their first payment (it used to overwrite it, stamping first_payment years late)
+        mine = ~early[local]
+        fp[local[mine]] = payments["paid_ns"][f][mine]
     fp = fp[ki]
     fp_ok = fp != np.iinfo(np.int64).min
     # prospects: visits of the same channel that never signed up
