@@ -1,4 +1,4 @@
-"""Adoption depth: do customers who use more product components stay longer, and which component matters most?
+"""Adoption depth: do customers who use more components stay longer, and which component matters most.
 
 Counting a customer's components over their whole life would favour the long-lived (they had more
 time to try things: immortal-time bias). So adoption is measured in a *landmark* window, the first

@@ -68,7 +68,7 @@ def nps_score(promoters, detractors, n, alpha: float = 0.05) -> tuple[np.ndarray
     --------
     >>> nps, lo, hi = nps_score(50, 20, 100)
     >>> round(float(nps), 1), round(float(lo), 1), round(float(hi), 1)
-    (30.0, 15.7, 44.3)
+    (30.0, 14.7, 45.3)
     """
     p, d, m = (np.asarray(a, dtype=float) for a in (promoters, detractors, n))
     with np.errstate(divide="ignore", invalid="ignore"):

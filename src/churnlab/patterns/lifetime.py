@@ -172,7 +172,7 @@ def restricted_mean(curve: pd.DataFrame, horizon: float, alpha: float = 0.05) ->
 
 
 def remaining_lifetime(curve: pd.DataFrame, tenure, horizon: float) -> np.ndarray:
-    """Expected time still active within the next ``horizon`` for customers of the given ``tenure``.
+    """Return the expected time still active within the next ``horizon`` for customers of the given ``tenure``.
 
     ``E[min(T, a + H) - a | T > a] = int_a^{a+H} S(u) du / S(a)`` for each tenure ``a``; the tail
     past the curve's last time is flat. NaN where ``S(a) = 0``.

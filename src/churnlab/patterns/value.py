@@ -156,14 +156,15 @@ def lifetime_value(dataset: Dataset, cutoff=None, *, by: str | None = C.SEGMENT,
     for name, curve in curves.groupby("group", sort=True):
         members = life[key == name]
         n, r, r_lo, r_hi = mean_with_ci(members["monthly_revenue"], alpha)
-        se_r = (r_hi - r) / z * 1.0 if n > 1 else np.nan
+        se_r = float(members["monthly_revenue"].std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
         rm = restricted_mean(curve, h_days, alpha)
         lm, se_l = rm["rmst"] / DAYS_PER_MONTH, rm["se"] / DAYS_PER_MONTH
         ltv = r * lm
         se = float(np.sqrt(lm**2 * se_r**2 + r**2 * se_l**2))
         rows.append({"group": name, "n": n, "events": int(members["observed"].sum()), "monthly_revenue": r,
                      "revenue_lower": r_lo, "revenue_upper": r_hi, "lifetime_months": lm,
-                     "lifetime_lower": rm["ci_lower"] / DAYS_PER_MONTH, "lifetime_upper": rm["ci_upper"] / DAYS_PER_MONTH,
+                     "lifetime_lower": rm["ci_lower"] / DAYS_PER_MONTH,
+                     "lifetime_upper": rm["ci_upper"] / DAYS_PER_MONTH,
                      "ltv": ltv, "ltv_lower": max(ltv - z * se, 0.0), "ltv_upper": ltv + z * se,
                      "horizon_months": float(horizon_months), "extrapolated": rm["extrapolated"]})
     return pd.DataFrame(rows)
@@ -330,7 +331,7 @@ def revenue_churn(over_time: pd.DataFrame) -> pd.DataFrame:
 
 def churn_cut_value(dataset: Dataset, cutoff=None, *, cut: float = 0.05, by: str | None = C.SEGMENT,
                     horizon_months: float = DEFAULT_LTV_HORIZON_MONTHS, observed_from=None) -> pd.DataFrame:
-    """What lowering churn by ``cut`` (relative) is worth, from the dataset's own revenue and lifetimes.
+    """Price a relative cut of churn by ``cut`` from the dataset's own revenue and lifetimes.
 
     Parameters
     ----------
@@ -408,7 +409,7 @@ def _subset(dataset: Dataset, ids) -> Dataset:
 
 def churn_vs_benchmarks(dataset: Dataset, cutoff=None, *, by: str | None = C.SEGMENT, alpha: float = 0.05,
                         benchmarks: pd.DataFrame = INDUSTRY_MONTHLY_CHURN) -> pd.DataFrame:
-    """The dataset's average monthly churn (overall and per group) next to published monthly churn figures.
+    """Put the dataset's average monthly churn (overall and per group) next to published monthly figures.
 
     Parameters
     ----------
@@ -429,8 +430,8 @@ def churn_vs_benchmarks(dataset: Dataset, cutoff=None, *, by: str | None = C.SEG
         The dataset's rows first (``benchmark`` = ``"this dataset"`` or ``"this dataset: <group>"``,
         ``kind="dataset"``, ``monthly_churn`` = pooled churned / pooled starting customers over
         ``n_months`` full months from the start of observation (:func:`observation_start`: months
-        before it would count long-standing customers as safe) with ``ci_lower, ci_upper``), then the published figures with
-        their ``source``; ``ratio`` = the dataset's overall rate / each figure.
+        before it would count long-standing customers as safe) with ``ci_lower, ci_upper``), then the
+        published figures with their ``source``; ``ratio`` = the dataset's overall rate / each figure.
     """
     cutoff = dataset.as_of if cutoff is None else pd.Timestamp(cutoff)
     start = observation_start(dataset, cutoff).to_period("M").start_time

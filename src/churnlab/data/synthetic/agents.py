@@ -39,7 +39,8 @@ _L2_OK = (LINE_NO_FCR[2] - 0.55 / 6) / (5 / 6)
 # agent, line, share of the line's human-handled tickets, no_fcr_rate, speed, role in the world
 AGENTS: tuple[tuple[str, int, float, float, float, str], ...] = (
     *((f"op{i:02d}", 1, 0.1, 0.70 if i in (3, 7) else _L1_OK, 3.0 if i in (5, 7) else 1.0,
-       {3: "leaves tickets unresolved", 5: "slow to answer", 7: "slow and leaves tickets unresolved"}.get(i, "ordinary"))
+       {3: "leaves tickets unresolved", 5: "slow to answer",
+        7: "slow and leaves tickets unresolved"}.get(i, "ordinary"))
       for i in range(1, 11)),
     *((f"sp{i:02d}", 2, 1 / 6, 0.55 if i == 4 else _L2_OK, 3.0 if i == 2 else 1.0,
        {2: "slow to answer", 4: "leaves tickets unresolved"}.get(i, "ordinary")) for i in range(1, 7)),
