@@ -101,7 +101,7 @@ def test_world_retention_grows_with_adoption_depth_and_medians_match_scipy(world
     s = summary.set_index("group")
     assert s.loc["4+", "rmst_lower"] > s.loc["0", "rmst_upper"]
     # medians against scipy.stats.ecdf (the Kaplan-Meier estimator; lifelines needs pandas < 3)
-    for name, g in a.groupby("depth_group"):
+    for _, g in a.groupby("depth_group"):
         e = g["observed"].to_numpy(bool)
         sf = stats.ecdf(stats.CensoredData(uncensored=g["duration_days"][e], right=g["duration_days"][~e])).sf
         below = sf.quantiles[sf.probabilities <= 0.5]

@@ -13,7 +13,10 @@ T = pd.Timestamp
 CUT = T("2024-06-01")
 
 
-def _tickets(agent, line, fcr, first=1.0, opened=T("2024-05-01"), bot=False, hours=5.0):
+MAY1 = T("2024-05-01")
+
+
+def _tickets(agent, line, fcr, first=1.0, opened=MAY1, bot=False, hours=5.0):
     n = len(agent)
     return pd.DataFrame({"customer_id": [f"c{i}" for i in range(n)], "ticket_id": [f"t{i}" for i in range(n)],
                          "opened_at": opened, "line": line, "category": "technical", "resolved_by_bot": bot,
