@@ -180,3 +180,14 @@ def test_world_ltv_is_close_to_the_geometric_lifetime_of_its_own_monthly_churn(w
         c = rates[f"this dataset: {seg}"]
         assert ltv.loc[seg, "lifetime_months"] == pytest.approx((1 - (1 - c) ** 36) / c, rel=0.15)
         assert not ltv.loc[seg, "extrapolated"]
+
+
+def test_observation_starts_where_the_source_says_else_at_the_first_subscription():
+    from churnlab.patterns.lifetime import observation_start
+
+    ds = _value_world()
+    assert observation_start(ds) == T("2024-01-01")  # the world's start
+    full = Dataset("f", dict(ds.tables), as_of=ds.as_of, source="test")
+    assert observation_start(full) == T("2024-01-01")  # the earliest subscription start
+    extract = Dataset("e", dict(ds.tables), as_of=ds.as_of, source="test", metadata={"observed_from": "2024-02-01"})
+    assert observation_start(extract) == T("2024-02-01")

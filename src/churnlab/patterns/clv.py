@@ -194,7 +194,7 @@ def transaction_clv(dataset: Dataset, cutoff=None, *, months: float = DEFAULT_CL
         ev = ev[ev["event_type"] == event_type]
     cutoff = dataset.as_of if cutoff is None else pd.Timestamp(cutoff)
     s = rfm_summary(ev, cutoff, unit_days=unit_days, since=since)
-    rep = s[s["frequency"] > 0]
+    rep = s[(s["frequency"] > 0) & (s["monetary_value"] > 0)]  # Gamma-Gamma needs positive spend (CDNOW has $0 rows)
     if rep.empty:
         raise AnalysisError("transaction_clv: nobody made a repeat purchase before the cutoff")
     try:

@@ -193,20 +193,23 @@ def remaining_lifetime(curve: pd.DataFrame, tenure, horizon: float) -> np.ndarra
 
 
 def observation_start(dataset: Dataset, cutoff=None) -> pd.Timestamp:
-    """When the data began recording churns: the synthetic world's start, else the first recorded end.
+    """When the data began recording churns.
 
-    Any time no later than the first recorded churn is a valid start of observation (nobody is
-    known to have left before it), so the earliest ``end_at`` is a safe default when the source
-    does not say.
+    ``dataset.metadata["observed_from"]`` when the source states it; the synthetic world's start
+    (its long-standing customers signed up years before it); otherwise the earliest subscription
+    start, i.e. the data is taken as the full history. An extract that holds only the customers
+    still active on some date is left-truncated at that date: pass it as ``observed_from`` (any
+    time up to the first recorded churn is a valid choice, since nobody is known to have left
+    before it).
     """
-    world = dataset.metadata.get("world", {}) if isinstance(dataset.metadata, dict) else {}
+    meta = dataset.metadata if isinstance(dataset.metadata, dict) else {}
+    if meta.get("observed_from"):
+        return pd.Timestamp(meta["observed_from"])
+    world = meta.get("world", {})
     if "start" in world:
         return pd.Timestamp(world["start"])
     subs = dataset.require("subscriptions", by="observation_start")["subscriptions"]
-    ends = subs["end_at"].dropna()
-    if cutoff is not None:
-        ends = ends[ends < pd.Timestamp(cutoff)]
-    return pd.Timestamp(ends.min()) if len(ends) else pd.Timestamp(subs["start_at"].min())
+    return pd.Timestamp(subs["start_at"].min())
 
 
 def lifetime_table(dataset: Dataset, cutoff=None, *, observed_from=None) -> pd.DataFrame:
