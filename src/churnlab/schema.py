@@ -168,6 +168,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("first_contact_resolution", "bool"),
                 Column("hours_to_resolve", "float", nullable=True, min=0),
                 Column("csat", "float", nullable=True, scale="csat_scale"),
+                Column("agent", "string", nullable=True, required=False),
+                Column("first_response_hours", "float", nullable=True, required=False, min=0),
             ),
             key=("ticket_id",),
             activity=("opened_at",),

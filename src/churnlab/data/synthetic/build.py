@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from churnlab.data.synthetic.knobs import make_knobs
-from churnlab.data.synthetic.spec import EXPAND, WorldSpec
+from churnlab.data.synthetic.spec import DETAILS, EXPAND, WorldSpec
 from churnlab.data.synthetic.tables import chunk_records, concat_records, records_to_frames
 from churnlab.data.synthetic.truth import Truth, drivers_frame
 from churnlab.data.synthetic.world import Recorder, concat_states, simulate
@@ -95,7 +95,7 @@ def iter_chunks(spec: WorldSpec, progress: bool = False) -> Iterator[tuple[dict,
             pop, rng = spec.population(c)
             rec = Recorder(pop["gid"].size, 0, spec.n_days)
             simulate(pop, 0, spec.n_days, rng, env, rec, bar=bar)
-            yield chunk_records(pop, rec, spec.start, spec.end, spec.rng(c, EXPAND)), pop
+            yield chunk_records(pop, rec, spec.start, spec.end, spec.rng(c, EXPAND), spec.rng(c, DETAILS)), pop
     finally:
         if bar is not None:
             bar.close()
