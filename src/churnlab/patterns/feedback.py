@@ -391,9 +391,10 @@ def exit_agreement(dataset: Dataset, cutoff, *, since=None, tolerance_days: floa
     dataset.require("subscriptions", by="exit_agreement")
     spells = customer_spells(dataset["subscriptions"], cutoff)
     ended = spells[spells["end_at"].notna() & spells["churn_reason"].notna()]
-    left = s[[C.CUSTOMER_ID, "answered_at", "reason"]].assign(**{C.CUSTOMER_ID: s[C.CUSTOMER_ID].astype(str)})
+    left = s[[C.CUSTOMER_ID, "answered_at", "reason"]].assign(
+        **{C.CUSTOMER_ID: s[C.CUSTOMER_ID].astype(str), "answered_at": s["answered_at"].astype("datetime64[ns]")})
     right = ended[[C.CUSTOMER_ID, "end_at", "churn_reason"]].assign(
-        **{C.CUSTOMER_ID: ended[C.CUSTOMER_ID].astype(str)})
+        **{C.CUSTOMER_ID: ended[C.CUSTOMER_ID].astype(str), "end_at": ended["end_at"].astype("datetime64[ns]")})
     m = pd.merge_asof(left.sort_values("answered_at"), right.sort_values("end_at"), left_on="answered_at",
                       right_on="end_at", by=C.CUSTOMER_ID, direction="nearest",
                       tolerance=pd.Timedelta(days=tolerance_days))
