@@ -52,13 +52,14 @@ def check_y(y, *, where: str = "labels") -> np.ndarray:
     values = pd.unique(arr.ravel())
     bad = [v for v in values if not _is_binary(v)]
     if bad:
+        many = " Only binary classification is supported." if len(values) > 2 else ""
         raise ModelError(f"{where}: y must be 0/1 or bool; got {bad[0]!r} among {len(values)} distinct value(s) "
-                         "(map the churn flag to 1 = churned, 0 = stayed)")
+                         f"(map the churn flag to 1 = churned, 0 = stayed).{many}")
     out = np.asarray([int(v) for v in arr], dtype=int) if arr.dtype == object else arr.astype(int)
     uniq = np.unique(out)
     if len(uniq) < 2:
-        raise ModelError(f"{where}: labels have a single class ({uniq.tolist()}); a churn model needs churners "
-                         "and stayers")
+        raise ModelError(f"{where}: labels have a single class ({uniq.tolist()}): one class cannot train a churn "
+                         "model, which needs churners and stayers")
     return out
 
 
@@ -70,7 +71,7 @@ def _is_binary(v) -> bool:
     return False
 
 
-def check_X(X, *, where: str) -> pd.DataFrame:
+def check_X(X, *, where: str, numeric: Sequence[str] = ()) -> pd.DataFrame:
     """Check a feature frame and drop key columns.
 
     Parameters
@@ -79,6 +80,9 @@ def check_X(X, *, where: str) -> pd.DataFrame:
         Feature columns: numbers, booleans or text categories; ``customer_id, cutoff, label`` are dropped.
     where : str
         Caller named in the error (``"ChurnXGBClassifier.fit"``).
+    numeric : sequence of str
+        At scoring, the columns numeric in training: text in them is judged by :func:`check_columns`
+        (numbers written as text pass), not refused as a mixed category here.
 
     Returns
     -------
@@ -92,6 +96,9 @@ def check_X(X, *, where: str) -> pd.DataFrame:
         numeric nor text, or an infinite value.
     """
     if not isinstance(X, pd.DataFrame):
+        if hasattr(X, "tocsr") or hasattr(X, "nnz"):
+            raise ModelError(f"{where}: X is a sparse matrix; sparse input is not supported, pass a DataFrame of "
+                             "named features")
         raise ModelError(f"{where}: X must be a DataFrame of named features; got {type(X).__name__}")
     if len(X) == 0:
         raise ModelError(f"{where}: X has no rows")
@@ -103,6 +110,8 @@ def check_X(X, *, where: str) -> pd.DataFrame:
     if len(dup):
         raise ModelError(f"{where}: X has column {dup[0]!r} more than once")
     for c in X.columns:
+        if c in numeric and (X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)):
+            continue
         _check_column(X[c], f"{where}: X.{c}")
     return X
 
@@ -161,6 +170,11 @@ def check_columns(X: pd.DataFrame, expected: Sequence[str], where: str, *,
     numeric : sequence of str
         Columns numeric in training: text that is not a number is refused (it would become missing).
 
+    Returns
+    -------
+    DataFrame
+        The ``expected`` columns; numeric ones given as text are converted to float.
+
     Raises
     ------
     ModelError
@@ -170,8 +184,9 @@ def check_columns(X: pd.DataFrame, expected: Sequence[str], where: str, *,
     if missing:
         raise ModelError(f"{where}: feature {missing[0]!r} missing at scoring time ({len(missing)} missing); "
                          "build features with the same tables and windows as in training")
+    out = X[list(expected)]
     for c in numeric:
-        col = X[c]
+        col = out[c]
         if pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
             continue
         converted = pd.to_numeric(col, errors="coerce")
@@ -179,4 +194,5 @@ def check_columns(X: pd.DataFrame, expected: Sequence[str], where: str, *,
         if lost.any():
             raise ModelError(f"{where}: X.{c} was numeric in training but holds {col[lost].iloc[0]!r}; "
                              "give numbers (missing values as NaN)")
-    return X[list(expected)]
+        out = out.assign(**{c: converted.astype("float64")})
+    return out

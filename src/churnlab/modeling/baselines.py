@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from churnlab.errors import ModelError
 from churnlab.modeling._checks import categorical_columns, check_columns, check_X, check_Xy, check_y
@@ -106,13 +106,15 @@ class SignalRule(ClassifierMixin, BaseEstimator):
     def decision_function(self, X) -> np.ndarray:
         """Return the signed signal (larger = more churn)."""
         check_is_fitted(self, "calibrator_")
-        X = check_columns(check_X(X, where="SignalRule.predict"), [self.feature_], "SignalRule.predict",
-                          numeric=[self.feature_])
+        where = "SignalRule.predict"
+        X = check_X(X, where=where, numeric=[self.feature_])
+        X = check_columns(X, [self.feature_], where, numeric=[self.feature_])
         return self.direction_ * pd.to_numeric(X[self.feature_], errors="coerce").astype(float).fillna(
             self.fill_).to_numpy()
 
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of (stay, churn)."""
+        check_is_fitted(self, "calibrator_")
         p = self.calibrator_.predict(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
@@ -124,6 +126,7 @@ class SignalRule(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
         return tags
 
 
@@ -195,8 +198,8 @@ class _FrameLogistic(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "pipeline_")
-        X = check_columns(check_X(X, where="logistic.predict"), self.feature_names_in_, "logistic.predict",
-                          numeric=self.numeric_features_)
+        X = check_X(X, where="logistic.predict", numeric=self.numeric_features_)
+        X = check_columns(X, self.feature_names_in_, "logistic.predict", numeric=self.numeric_features_)
         return self.pipeline_.predict_proba(self._frame(X))
 
     def predict(self, X) -> np.ndarray:
@@ -206,6 +209,7 @@ class _FrameLogistic(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
         return tags
 
 
@@ -224,12 +228,18 @@ class _PriorOnFrames(DummyClassifier):
 
     def fit(self, X, y, sample_weight=None):
         y = check_y(y, where="prior.fit")
-        if hasattr(X, "__len__") and len(X) != len(y):
-            raise ModelError(f"prior.fit: X has {len(X)} rows, y has {len(y)}; they must be aligned row by row")
+        if _num_samples(X) != len(y):
+            raise ModelError(f"prior.fit: X has {_num_samples(X)} rows, y has {len(y)}; they must be aligned row by "
+                             "row")
         return super().fit(np.zeros((len(y), 1)), y, sample_weight)
 
     def predict_proba(self, X):
-        return super().predict_proba(np.zeros((len(X), 1)))
+        return super().predict_proba(np.zeros((_num_samples(X), 1)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
+        return tags
 
 
 def prior_baseline() -> DummyClassifier:

@@ -235,7 +235,7 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
 
     def _prepare(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
-        X = check_X(X, where="ChurnXGBClassifier.predict")
+        X = check_X(X, where="ChurnXGBClassifier.predict", numeric=self._numeric())
         return self._encode(check_columns(X, self.feature_names_in_, "ChurnXGBClassifier.predict",
                                           numeric=self._numeric()))
 
@@ -250,6 +250,7 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         """Margin (log-odds) of churn."""
+        check_is_fitted(self, "booster_")
         return self.booster_.predict(self._dmatrix(X), output_margin=True, iteration_range=self._range())
 
     def _range(self) -> tuple[int, int]:
@@ -273,6 +274,7 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
             One row per row of X (same index order), one column per feature and ``base_value``;
             each row sums to the margin (log-odds).
         """
+        check_is_fitted(self, "booster_")
         contrib = self.booster_.predict(self._dmatrix(X), pred_contribs=True, iteration_range=self._range())
         cols = [*self.feature_names_in_, "base_value"]
         return pd.DataFrame(contrib, columns=cols, index=pd.RangeIndex(len(contrib)))
@@ -281,5 +283,6 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
         return tags
 

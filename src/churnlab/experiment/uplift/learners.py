@@ -6,9 +6,9 @@ it predicted 0.30 for a true 0.02, FIELD_NOTES).
 
 The learners are scikit-learn estimators (``get_params``, ``set_params``, ``clone``; ``__init__`` stores
 its keyword parameters unchanged; ``fit`` validates and returns ``self``; fitted attributes end in ``_``;
-predictions check the learner is fitted). Their ``fit`` takes ``(X, treatment, y)``, the convention of
-uplift libraries, so scikit-learn's ``fit(X, y)`` checks that train a model do not apply
-(``tests/test_estimator_checks.py`` lists them).
+predictions check the learner is fitted and raise scikit-learn's ``NotFittedError`` if not). Their ``fit``
+takes ``(X, treatment, y)``, the convention of uplift libraries, so scikit-learn's ``fit(X, y)`` checks
+that train a model do not apply (``tests/test_estimator_checks.py`` lists them).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from churnlab.errors import AnalysisError, ModelError
 from churnlab.experiment.assign import HOLDOUT
@@ -123,8 +124,7 @@ class _UpliftLearner(BaseEstimator):
 
     def _check_predict(self, X) -> np.ndarray:
         where = f"{type(self).__name__}.predict_uplift"
-        if not hasattr(self, "mu1_"):
-            raise ModelError(f"{type(self).__name__} is not fitted: call fit first")
+        check_is_fitted(self, "mu1_")
         values, names = _features(X, where)
         if values.shape[1] != self.n_features_in_:
             raise ModelError(f"{where}: X has {values.shape[1]} features; the learner was fitted on "
