@@ -17,7 +17,8 @@ helpers live here once:
   :func:`save_list` writes a customer-level list there and logs it as a run artifact, and
   :func:`input_path` finds a file an earlier notebook wrote.
 - :func:`column_summary` describes a customer table column by column, the aggregate a report shows
-  instead of customer rows (OPINIONS.md, "Customer ids in reports").
+  instead of customer rows, and :func:`problem_table` lists validation problems without their example
+  keys (OPINIONS.md, "Customer ids in reports").
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ __all__ = [
     "input_path",
     "save_list",
     "column_summary",
+    "problem_table",
 ]
 
 #: Environment variable through which ``churnlab run`` tells the notebook's kernel its run folder.
@@ -407,3 +409,30 @@ def column_summary(frame: pd.DataFrame, *, id_columns: tuple[str, ...] = (CUSTOM
                      "filled": float(len(filled) / len(values)) if len(values) else 0.0,
                      "distinct": distinct, "range": span})
     return pd.DataFrame(rows, columns=["column", "dtype", "filled", "distinct", "range"])
+
+
+def problem_table(report, *, show_examples: bool = False) -> pd.DataFrame:
+    """Tabulate a validation report's problems, without their example keys unless asked.
+
+    Parameters
+    ----------
+    report : churnlab.schema.ValidationReport
+        From :func:`churnlab.schema.validate`.
+    show_examples : bool, default False
+        Add the ``examples`` column (a few keys of the offending rows: customer ids, for internal use).
+
+    Returns
+    -------
+    DataFrame
+        One row per problem: ``where`` (``table.column`` or ``table``), ``expected``, ``rows``
+        [, ``examples``]; empty (same columns) for a valid dataset.
+    """
+    columns = ["where", "expected", "rows"] + (["examples"] if show_examples else [])
+    rows = []
+    for problem in report.problems:
+        row = {"where": f"{problem.table}.{problem.column}" if problem.column else problem.table,
+               "expected": problem.expected, "rows": int(problem.n_rows)}
+        if show_examples:
+            row["examples"] = ", ".join(problem.examples)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
