@@ -196,7 +196,8 @@ def drivers_vs_shap(truth, importance: pd.DataFrame, start, end, *, n_main: int 
     start, end : Timestamp
         The churns compared: those in ``(start, end]`` (the test window and its horizon).
     n_main : int, default 3
-        How many of the largest *observable* drivers (mechanisms with features in ``mapping``) to look for.
+        How many of the largest *observable* drivers (mechanisms with features in ``mapping``, other
+        than the decision to leave, which is always looked for on its own) to look for.
     top_k : int, default 10
         How many top features count as found.
     mapping : mapping of str to sequence of str, default :data:`~churnlab.explain.MECHANISM_FEATURES`
@@ -208,7 +209,7 @@ def drivers_vs_shap(truth, importance: pd.DataFrame, start, end, *, n_main: int 
         The main drivers with their true shares, and the decision to leave, each found or not.
     """
     shares, n_churns = true_driver_shares(truth, start, end)
-    main = [m for m in shares.index if mapping.get(m)][:n_main]
+    main = [m for m in shares.index if mapping.get(m) and m != DECISION][:n_main]
     found = drivers_found(importance, main + [DECISION], top_k=top_k, mapping=mapping)
     found.insert(1, "true_share", found["mechanism"].map(shares))
     return DriverCheck(table=found, main_drivers=tuple(main), n_churns=n_churns, top_k=top_k)
