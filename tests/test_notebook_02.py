@@ -42,6 +42,6 @@ def test_notebook_02_beats_the_prior_comes_near_the_oracle_and_writes_a_risk_lis
     scores = pd.read_csv(artifact(notebook, "risk_scores.csv", tmp_path))
     assert len(scores) == m["n_scored"]  # every scored customer, for the A/B notebook
     page = report_text(record, notebook)
-    assert not [c for c in scores["customer_id"].astype(str) if f">{c}<" in page or f"({c})" in page]
+    assert not [c for c in scores["customer_id"].astype(str) if c in page]  # lists are artifacts, not in the page
     executed = nbformat.read(f"{record.folder}/{notebook.executed}", as_version=4)
     assert "of the physical limit" in str([c.get("outputs") for c in executed.cells])  # the one wording check
