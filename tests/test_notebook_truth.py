@@ -81,6 +81,8 @@ def test_estimates_vs_truth_marks_which_intervals_cover_the_true_effect():
     assert coverage.table.set_index("arm")["covered"].to_dict() == {"bonus": True, "discount": False}
     assert coverage.n_covered == 1 and coverage.n == 2
     assert coverage.largest_miss == pytest.approx(0.04)  # |0.05 - 0.09|
+    assert coverage.truly_best == "bonus" and coverage.truth_of("discount") == pytest.approx(0.03)
+    assert coverage.below(0.05) == ["discount"]  # a test with an MDE of 0.05 cannot be expected to see 0.03
 
 
 def test_estimates_vs_truth_names_a_missing_column():

@@ -239,6 +239,22 @@ class TruthCoverage:
         """Largest absolute distance between an estimate and its true effect."""
         return float((self.table["estimate"] - self.table["truth"]).abs().max())
 
+    @property
+    def truly_best(self) -> str:
+        """The arm with the largest true effect."""
+        return str(self.table.loc[self.table["truth"].idxmax(), "arm"])
+
+    def truth_of(self, arm: str) -> float:
+        """Return the true effect of ``arm``."""
+        return float(self.table.set_index("arm").loc[arm, "truth"])
+
+    def below(self, effect: float) -> list[str]:
+        """Return the arms whose true effect is smaller in size than ``effect`` (e.g. the test's MDE).
+
+        A test that misses such an effect is no evidence that the arm does nothing.
+        """
+        return self.table.loc[self.table["truth"].abs() < effect, "arm"].astype(str).tolist()
+
     def __repr__(self) -> str:
         return (f"TruthCoverage({self.n_covered} of {self.n} intervals cover the truth, "
                 f"largest miss {self.largest_miss:.3f})")
