@@ -35,6 +35,7 @@ def _evil_shop(project: Path) -> dict:
     customers.to_csv(folder / "customers.csv", index=False)
     config = yaml.safe_load((folder / "shop.yaml").read_text(encoding="utf-8"))
     config["description"] = f"{INJECTION} {config['description']}"
+    config.setdefault("vocabulary", {})["segments"] = [INJECTION]  # a declared segment, as an analyst's own config would
     (folder / "shop.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     return {"source": "files", "config": "data/evil/shop.yaml"}
 
