@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from churnlab.experiment import stats as S
 from churnlab.experiment.assign import HOLDOUT
-from churnlab.experiment.checks import DEFAULT_ALPHA
-from churnlab.experiment.effects import arm_moments
+from churnlab.experiment.checks import (
+    DEFAULT_ALPHA,
+    DEFAULT_CAP_QUANTILE,
+    DEFAULT_SRM_ALPHA,
+    check_alpha,
+    check_outcomes,
+)
+from churnlab.experiment.effects import arm_moments, metric_cap
 from churnlab.experiment.results import Result
+from churnlab.experiment.srm import srm_gate
 
 __all__ = ["NonInferiorityResult", "non_inferiority_test"]
 
@@ -37,6 +45,8 @@ class NonInferiorityResult(Result):
         Direction of the metric.
     n_treatment, n_control : int
         Arm sizes.
+    cap : float or None
+        Value the metric was capped at before the test (None: not capped).
     """
 
     arm: str
@@ -52,6 +62,7 @@ class NonInferiorityResult(Result):
     higher_is_better: bool
     n_treatment: int
     n_control: int
+    cap: float | None = None
 
     @property
     def non_inferior(self) -> bool:
@@ -71,8 +82,11 @@ class NonInferiorityResult(Result):
                 f"p={self.p:.3g} {'non-inferior' if self.non_inferior else 'not shown'}")
 
     def _settings(self) -> dict[str, object]:
-        return {"test": "non-inferiority z", "alpha": self.alpha, "sides": 1,
-                "n": f"{self.n_treatment}/{self.n_control}"}
+        out = {"test": "non-inferiority z", "alpha": self.alpha, "sides": 1,
+               "n": f"{self.n_treatment}/{self.n_control}"}
+        if self.cap is not None:
+            out["capped_at"] = round(self.cap, 4)
+        return out
 
     def plot(self, ax=None):
         """Effect, its one-sided bound and the margin."""
@@ -91,6 +105,10 @@ def non_inferiority_test(
     control: str = HOLDOUT,
     higher_is_better: bool = True,
     alpha: float = DEFAULT_ALPHA,
+    planned: Mapping[str, float] | None = None,
+    srm_alpha: float = DEFAULT_SRM_ALPHA,
+    check_srm: bool = True,
+    cap_quantile: float | None = DEFAULT_CAP_QUANTILE,
 ) -> NonInferiorityResult:
     """Guardrail: test that ``arm`` harms ``metric`` by less than ``margin`` (one-sided z).
 
@@ -110,6 +128,15 @@ def non_inferiority_test(
         Direction of the metric.
     alpha : float
         One-sided level.
+    planned : mapping of str to float, optional
+        Planned share per arm for the SRM gate (default ``outcomes.attrs["planned_shares"]``).
+    srm_alpha : float
+        SRM gate threshold.
+    check_srm : bool
+        False skips the SRM gate (an explicit override).
+    cap_quantile : float or None
+        Pooled quantile at which a non-binary metric is capped first (OPINIONS.md "Heavy-tailed metrics"); the
+        margin then refers to the capped metric. None: raw values.
 
     Returns
     -------
@@ -117,14 +144,21 @@ def non_inferiority_test(
 
     Raises
     ------
+    SampleRatioMismatchError
+        When the arm sizes contradict the plan: no verdict on a broken allocation.
     AnalysisError
-        When the margin is not positive or the comparison is impossible.
+        When the margin is not positive, alpha is out of range, no plan is known for the SRM gate, or the
+        comparison is impossible.
     """
-    mom = arm_moments(outcomes, metric, [arm, control], arm_col=arm_col)
+    check_alpha(alpha)
+    check_outcomes(outcomes, arm_col)
+    srm_gate(outcomes, planned, arm_col=arm_col, alpha=srm_alpha, check=check_srm, caller="non_inferiority_test")
+    cap = metric_cap(outcomes, metric, [arm, control], arm_col=arm_col, quantile=cap_quantile)
+    mom = arm_moments(outcomes, metric, [arm, control], arm_col=arm_col, cap=cap)
     t, c = mom[arm], mom[control]
     est, se = S.absolute_effect(t.mean_y, t.var_y, t.n, c.mean_y, c.var_y, c.n)
     z, p = S.non_inferiority(est, se, margin, higher_is_better)
     zc = S.z_critical(alpha, 1)
     bound = est - zc * se if higher_is_better else est + zc * se
     return NonInferiorityResult(arm, control, metric, est, se, margin, bound, z, p, alpha, higher_is_better,
-                                int(t.n), int(c.n))
+                                int(t.n), int(c.n), cap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from churnlab.errors import AnalysisError
 from churnlab.experiment import stats as S
-from churnlab.experiment.checks import DEFAULT_ALPHA
+from churnlab.experiment.checks import DEFAULT_ALPHA, check_alpha, check_probability, check_sides
 from churnlab.experiment.effects import ExperimentResult
 from churnlab.experiment.results import Result
 
@@ -145,6 +146,12 @@ def plan_power(
     -------
     PowerResult
 
+    Raises
+    ------
+    AnalysisError
+        When a share, rate, alpha, sides, target power or rho is out of range, or the effect would take the rate
+        outside [0, 1] (an impossible effect).
+
     Examples
     --------
     FIELD_NOTES reference: n = 20,000 at 10/90, base 70%, +2 points, rho 0.5.
@@ -153,10 +160,23 @@ def plan_power(
     >>> round(r.power, 3), round(r.power_cuped, 3)
     (0.458, 0.572)
     """
-    if not 0 < treated_share < 1:
-        raise AnalysisError(f"treated share must lie strictly between 0 and 1, got {treated_share}")
+    treated_share = check_probability(treated_share, "treated share")
+    base_rate = check_probability(base_rate, "base rate")
+    check_alpha(alpha)
+    check_sides(sides)
+    check_probability(target_power, "target_power")
+    if not (isinstance(rho, numbers.Real) and -1 < rho < 1):
+        raise AnalysisError(f"rho (outcome-covariate correlation) must lie strictly between -1 and 1, got {rho!r}")
+    if not (isinstance(effect, numbers.Real) and np.isfinite(effect)):
+        raise AnalysisError(f"effect must be a finite number, got {effect!r}")
+    if not 0 <= base_rate + effect <= 1:
+        raise AnalysisError(f"effect {effect:+g} on a base rate of {base_rate:g} gives a rate of "
+                            f"{base_rate + effect:g}: a rate must lie in [0, 1]")
     n_t = int(round(n_total * treated_share))
-    p_t = min(max(base_rate + effect, 0.0), 1.0)
+    if n_t < 2 or n_total - n_t < 2:
+        raise AnalysisError(f"n_total={n_total} at treated share {treated_share:g} leaves an arm with fewer than 2 "
+                            "customers")
+    p_t = base_rate + effect
     return PowerResult(n_t, n_total - n_t, p_t * (1 - p_t), base_rate * (1 - base_rate), effect,
                        1 - rho**2, alpha, target_power, sides)
 
@@ -188,11 +208,13 @@ def observed_power(
         ratio = 1 - result.effect(arm, metric, "cuped").variance_reduction
     except KeyError:
         pass
-    # var of each arm recovered from se is not separable; use the binomial-style per-arm variances
-    # computed from the arm means when the metric is binary, else the pooled se split by n.
+    # A binary metric (known from its values, not from where its mean lies) has variance p (1 - p) per arm;
+    # any other metric uses the arms' sample variances recorded by the analysis.
     mt, mc = a.mean_treatment, a.mean_control
-    if 0 <= mt <= 1 and 0 <= mc <= 1:
+    if a.binary:
         vt, vc = mt * (1 - mt), mc * (1 - mc)
+    elif np.isfinite(a.var_treatment) and np.isfinite(a.var_control):
+        vt, vc = a.var_treatment, a.var_control
     else:
         v = a.se**2 / (1 / a.n_treatment + 1 / a.n_control)
         vt = vc = v

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import pandas as pd
@@ -117,5 +119,10 @@ def roi(
     """
     if result.kind not in ("absolute", "cuped"):
         raise AnalysisError(f"ROI needs an absolute effect, got kind={result.kind!r}")
+    if isinstance(n_treated, bool) or not (isinstance(n_treated, numbers.Integral) and n_treated >= 0):
+        raise AnalysisError(f"n_treated must be a non-negative whole number of customers, got {n_treated!r}")
+    for name, v in (("value_per_retained", value_per_retained), ("cost_per_treated", cost_per_treated)):
+        if not (isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0):
+            raise AnalysisError(f"{name} must be a finite non-negative amount, got {v!r}")
     return RoiResult(result.arm, result.metric, int(n_treated), result.estimate, result.ci_lower, result.ci_upper,
                      float(value_per_retained), float(cost_per_treated), result.alpha)

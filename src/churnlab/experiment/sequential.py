@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,9 +11,10 @@ import pandas as pd
 from churnlab.errors import AnalysisError
 from churnlab.experiment import stats as S
 from churnlab.experiment.assign import HOLDOUT
-from churnlab.experiment.checks import DEFAULT_ALPHA, require_columns
+from churnlab.experiment.checks import DEFAULT_ALPHA, DEFAULT_SRM_ALPHA, check_alpha, check_outcomes, require_columns
 from churnlab.experiment.effects import effect
 from churnlab.experiment.results import Result
+from churnlab.experiment.srm import srm_gate
 
 __all__ = ["DEFAULT_LOGRANK_TAU2", "SequentialResult", "sequential_test", "sequential_looks", "sequential_logrank"]
 
@@ -114,9 +115,10 @@ def sequential_test(
     .. [1] Johari R, Koomen P, Pekelis L, Walsh D (2017) Peeking at A/B Tests: Why it matters, and what
        to do about it. KDD 2017.
     """
+    check_alpha(alpha)
     est = np.asarray(estimate, dtype=float)
     s = np.asarray(se, dtype=float)
-    if tau2 <= 0:
+    if not (np.isfinite(tau2) and tau2 > 0):
         raise AnalysisError(f"tau2 must be positive, got {tau2}")
     if np.any(~(s > 0)):
         raise AnalysisError("a look has zero or missing standard error")
@@ -144,6 +146,9 @@ def sequential_looks(
     arm_col: str = "arm",
     control: str = HOLDOUT,
     alpha: float = DEFAULT_ALPHA,
+    planned: Mapping[str, float] | None = None,
+    srm_alpha: float = DEFAULT_SRM_ALPHA,
+    check_srm: bool = True,
 ) -> SequentialResult:
     """Run :func:`sequential_test` on cumulative slices of the outcomes ordered by ``order_col``.
 
@@ -163,12 +168,31 @@ def sequential_looks(
         Arm column and holdout arm.
     alpha : float
         Level.
+    planned : mapping of str to float, optional
+        Planned share per arm for the SRM gate (default ``outcomes.attrs["planned_shares"]``).
+    srm_alpha : float
+        SRM gate threshold.
+    check_srm : bool
+        False skips the SRM gate (an explicit override).
 
     Returns
     -------
     SequentialResult
+
+    Raises
+    ------
+    SampleRatioMismatchError
+        When the arm sizes contradict the plan.
+    AnalysisError
+        When a column is missing, no plan is known for the SRM gate, a row has no arm, a customer appears
+        twice, or a parameter is out of range.
     """
     require_columns(outcomes, [arm_col, metric, order_col], "columns")
+    check_alpha(alpha)
+    if not (isinstance(n_looks, int) and n_looks >= 1):
+        raise AnalysisError(f"n_looks must be a positive integer, got {n_looks!r}")
+    check_outcomes(outcomes, arm_col)
+    srm_gate(outcomes, planned, arm_col=arm_col, alpha=srm_alpha, check=check_srm, caller="sequential_looks")
     part = outcomes.loc[outcomes[arm_col].isin([arm, control])].sort_values(order_col, kind="stable")
     is_t = (part[arm_col] == arm).to_numpy()
     y = part[metric].to_numpy(dtype=float)
@@ -195,6 +219,9 @@ def sequential_logrank(
     arm_col: str = "arm",
     control: str = HOLDOUT,
     alpha: float = DEFAULT_ALPHA,
+    planned: Mapping[str, float] | None = None,
+    srm_alpha: float = DEFAULT_SRM_ALPHA,
+    check_srm: bool = True,
 ) -> SequentialResult:
     """Peek at a running campaign: the log-rank test at each look day, naive and always valid.
 
@@ -214,6 +241,12 @@ def sequential_logrank(
         Column names and holdout arm.
     alpha : float
         Level.
+    planned : mapping of str to float, optional
+        Planned share per arm for the SRM gate (default ``outcomes.attrs["planned_shares"]``).
+    srm_alpha : float
+        SRM gate threshold.
+    check_srm : bool
+        False skips the SRM gate (an explicit override).
 
     Returns
     -------
@@ -224,9 +257,12 @@ def sequential_logrank(
 
     Raises
     ------
+    SampleRatioMismatchError
+        When the arm sizes contradict the plan.
     AnalysisError
-        When a column is missing, an arm has no customer, a look lies beyond the follow-up, or no churn has
-        happened by the first look (no information).
+        When a column is missing, no plan is known for the SRM gate, a row has no arm, a customer appears twice,
+        an arm has no customer, a look lies beyond the follow-up, or no churn has happened by the first look
+        (no information).
 
     Notes
     -----
@@ -240,6 +276,9 @@ def sequential_logrank(
     .. [2] Johari R, Koomen P, Pekelis L, Walsh D (2017) Peeking at A/B Tests. KDD 2017, eq. (7).
     """
     require_columns(outcomes, [arm_col, duration_col, event_col], "columns")
+    check_alpha(alpha)
+    check_outcomes(outcomes, arm_col)
+    srm_gate(outcomes, planned, arm_col=arm_col, alpha=srm_alpha, check=check_srm, caller="sequential_logrank")
     part = outcomes.loc[outcomes[arm_col].isin([arm, control])]
     is_t = (part[arm_col] == arm).to_numpy()
     for name, mask in ((arm, is_t), (control, ~is_t)):

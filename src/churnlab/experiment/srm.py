@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from churnlab.errors import AnalysisError, SampleRatioMismatchError
 from churnlab.experiment import stats as S
-from churnlab.experiment.checks import DEFAULT_SRM_ALPHA, require_columns
+from churnlab.experiment.checks import DEFAULT_SRM_ALPHA, check_alpha, check_outcomes
 from churnlab.experiment.results import Result
 
-__all__ = ["SrmResult", "srm_check"]
+__all__ = ["SrmResult", "srm_check", "srm_gate"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -118,7 +120,8 @@ def srm_check(
     Raises
     ------
     AnalysisError
-        When the table has arms that are not in the plan.
+        When the table has arms that are not in the plan, a row has no arm, a customer appears twice, a planned
+        share is not a positive finite number, or ``alpha`` is not in (0, 1).
 
     References
     ----------
@@ -130,7 +133,12 @@ def srm_check(
     >>> srm_check(t, {"none": 0.1, "offer": 0.9}).passed
     False
     """
-    require_columns(outcomes, [arm_col], "arm column")
+    check_alpha(alpha, "SRM threshold alpha")
+    check_outcomes(outcomes, arm_col)
+    bad = {a: v for a, v in planned.items()
+           if isinstance(v, bool) or not (isinstance(v, numbers.Real) and np.isfinite(v) and v > 0)}
+    if bad:
+        raise AnalysisError(f"planned shares must be positive finite numbers, got {bad}")
     counts = outcomes[arm_col].value_counts()
     extra = sorted(set(counts.index) - set(planned))
     if extra:
@@ -140,3 +148,55 @@ def srm_check(
     chi2, p = S.srm_chi_square(observed, [planned[a] for a in arms])
     total = sum(planned.values())
     return SrmResult(arms, observed, tuple(float(planned[a] / total) for a in arms), chi2, p, alpha)
+
+
+def srm_gate(
+    outcomes: pd.DataFrame,
+    planned: Mapping[str, float] | None,
+    *,
+    arm_col: str = "arm",
+    alpha: float = DEFAULT_SRM_ALPHA,
+    check: bool = True,
+    caller: str = "the analysis",
+) -> SrmResult | None:
+    """Block an analysis entry point on a sample-ratio mismatch; return the passed check (None when skipped).
+
+    Parameters
+    ----------
+    outcomes : DataFrame
+        One row per assigned customer with ``arm_col``.
+    planned : mapping of str to float, optional
+        Planned share per arm; default ``outcomes.attrs["planned_shares"]`` (set by :func:`assign`).
+    arm_col : str
+        Arm column.
+    alpha : float
+        Gate threshold.
+    check : bool
+        False skips the gate: the explicit override for a caller who has checked the allocation elsewhere.
+    caller : str
+        Name of the entry point, for the message.
+
+    Returns
+    -------
+    SrmResult or None
+
+    Raises
+    ------
+    SampleRatioMismatchError
+        When the allocation contradicts the plan.
+    AnalysisError
+        When no plan is given or recorded on the table.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"arm": ["none"] * 100 + ["offer"] * 900})
+    >>> srm_gate(t, {"none": 0.1, "offer": 0.9}).passed
+    True
+    """
+    if not check:
+        return None
+    plan = planned if planned is not None else outcomes.attrs.get("planned_shares")
+    if plan is None:
+        raise AnalysisError(f"{caller} needs the planned shares for the SRM gate: pass "
+                            "planned=assignment.attrs['planned_shares'], or check_srm=False to skip the gate knowingly")
+    return srm_check(outcomes, plan, arm_col=arm_col, alpha=alpha).raise_if_failed()

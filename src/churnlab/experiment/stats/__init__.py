@@ -8,7 +8,8 @@ Conventions: ``t`` is the treated arm, ``c`` the control (holdout) arm; an effec
 variance of a mean is the arm's own variance divided by the arm's own n (never an equal-split n).
 
 Modules: :mod:`~churnlab.experiment.stats.core` (moments, z, p-values, corrections, SRM),
-:mod:`~churnlab.experiment.stats.effects` (difference, ratio, CUPED, non-inferiority),
+:mod:`~churnlab.experiment.stats.effects` (difference, ratio, CUPED, non-inferiority, capping),
+:mod:`~churnlab.experiment.stats.counts` (binary metrics with few successes: score test and intervals),
 :mod:`~churnlab.experiment.stats.power` (power, MDE, sample size) and
 :mod:`~churnlab.experiment.stats.sequential` (mSPRT, log-rank increments). Every name is re-exported here.
 """
@@ -25,13 +26,16 @@ from churnlab.experiment.stats.core import (
     srm_chi_square,
     z_critical,
 )
+from churnlab.experiment.stats.counts import score_difference, score_ratio
 from churnlab.experiment.stats.effects import (
     absolute_effect,
     cuped_adjusted,
     cuped_theta,
+    log_ratio_effect,
     non_inferiority,
     relative_effect,
     two_proportion_z,
+    upper_cap,
 )
 from churnlab.experiment.stats.power import minimum_detectable_effect, power, sample_size
 from churnlab.experiment.stats.sequential import always_valid_p, logrank_increments, msprt_likelihood_ratio
@@ -44,6 +48,10 @@ __all__ = [
     "two_proportion_z",
     "absolute_effect",
     "relative_effect",
+    "log_ratio_effect",
+    "upper_cap",
+    "score_difference",
+    "score_ratio",
     "cuped_theta",
     "cuped_adjusted",
     "power",

@@ -9,6 +9,7 @@ import numpy as np
 from scipy import stats as _st
 
 from churnlab.errors import AnalysisError
+from churnlab.experiment.checks import check_alpha, check_sides
 
 __all__ = [
     "Moments",
@@ -96,12 +97,17 @@ def moments(y: Sequence[float], x: np.ndarray | None = None) -> Moments:
 def z_critical(alpha: float, sides: int = 2) -> float:
     """Return the standard-normal critical value for ``alpha`` (two- or one-sided).
 
+    Raises
+    ------
+    AnalysisError
+        When ``alpha`` is not a finite number in (0, 1) or ``sides`` is not 1 or 2.
+
     Examples
     --------
     >>> round(z_critical(0.05), 3)
     1.96
     """
-    return float(_st.norm.ppf(1 - alpha / sides))
+    return float(_st.norm.ppf(1 - check_alpha(alpha) / check_sides(sides)))
 
 
 def p_value_from_z(z: float, sides: int = 2) -> float:
@@ -112,6 +118,7 @@ def p_value_from_z(z: float, sides: int = 2) -> float:
     >>> round(p_value_from_z(1.959964), 4)
     0.05
     """
+    check_sides(sides)
     if sides == 2:
         return _num(2 * _st.norm.sf(np.abs(z)))
     return _num(_st.norm.sf(z))

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import stats as _st
 
 from churnlab.errors import AnalysisError
+from churnlab.experiment.checks import check_probability
 from churnlab.experiment.stats.core import z_critical
 
 __all__ = [
@@ -79,7 +80,7 @@ def minimum_detectable_effect(
     0.0303
     """
     se = np.sqrt(var_t / n_t + var_c / n_c)
-    return float((z_critical(alpha, sides) + _st.norm.ppf(target_power)) * se)
+    return float((z_critical(alpha, sides) + _st.norm.ppf(check_probability(target_power, "target_power"))) * se)
 
 
 def sample_size(
@@ -115,5 +116,5 @@ def sample_size(
         raise AnalysisError(f"treated share must lie in (0, 1), got {treated_share}")
     if effect == 0:
         raise AnalysisError("an effect of zero needs an infinite sample")
-    zsum = z_critical(alpha, sides) + _st.norm.ppf(target_power)
+    zsum = z_critical(alpha, sides) + _st.norm.ppf(check_probability(target_power, "target_power"))
     return int(np.ceil(zsum**2 * (var_t / treated_share + var_c / (1 - treated_share)) / effect**2))
