@@ -269,7 +269,7 @@ def arm_moments(
     require_columns(outcomes, [arm_col, metric], "metric")
     require_columns(outcomes, list(covariates), "pre-period covariates")
     cols = [metric, *covariates]
-    values = outcomes[cols].to_numpy(dtype=float)
+    values = outcomes[cols].to_numpy(dtype=float, copy=True)
     if np.isnan(values[:, 0]).any():
         raise AnalysisError(f"metric {metric!r} has {int(np.isnan(values[:, 0]).sum())} missing values")
     for j, c in enumerate(covariates, start=1):
