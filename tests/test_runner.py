@@ -306,33 +306,44 @@ def test_when_the_orchestrator_itself_breaks_no_mlflow_run_is_left_running(proje
 
 
 def test_the_data_cache_key_changes_with_the_loader_code_so_a_changed_generator_rebuilds(monkeypatch):
-    from churnlab import runner
+    from churnlab import cache
 
     data = DataSpec(source="synthetic", settings={"customers": 200, "seed": 0})
-    before = runner._cache_key(data)
-    assert before == runner._cache_key(data) and before.startswith("synthetic-")
-    assert runner._cache_key(DataSpec(source="synthetic", settings={"customers": 201, "seed": 0})) != before
-    monkeypatch.setattr(runner, "loader_digest", lambda: "0" * 12)
-    assert runner._cache_key(data) != before
+    before = cache.cache_key(data)
+    assert before == cache.cache_key(data) and before.startswith("synthetic-")
+    assert cache.cache_key(DataSpec(source="synthetic", settings={"customers": 201, "seed": 0})) != before
+    monkeypatch.setattr(cache, "loader_digest", lambda: "0" * 12)
+    assert cache.cache_key(data) != before
 
 
 def test_the_loader_digest_changes_when_the_synthetic_generator_source_changes(tmp_path, monkeypatch):
     import shutil
 
-    from churnlab import runner
+    from churnlab import cache
 
-    package = Path(runner.__file__).parent
+    package = Path(cache.__file__).parent
     copy = tmp_path / "churnlab"
     shutil.copytree(package / "data", copy / "data")
     shutil.copy(package / "schema.py", copy / "schema.py")
     shutil.copy(package / "config.py", copy / "config.py")
-    monkeypatch.setattr(runner, "__file__", str(copy / "runner.py"))
-    before = runner.loader_digest()
-    assert before == runner.loader_digest() and len(before) == 12
+    monkeypatch.setattr(cache, "__file__", str(copy / "cache.py"))
+    before = cache.loader_digest()
+    assert before == cache.loader_digest() and len(before) == 12
     world = copy / "data" / "synthetic" / "world.py"
     world.write_text(world.read_text() + "\n# a changed world\n")
-    changed_world = runner.loader_digest()
+    changed_world = cache.loader_digest()
     assert changed_world != before
     config = copy / "config.py"  # its label tuples turn the generator's codes into table values
     config.write_text(config.read_text() + "\n# reordered plans\n")
-    assert runner.loader_digest() != changed_world
+    assert cache.loader_digest() != changed_world
+
+
+def test_a_files_source_rebuilds_when_a_file_next_to_its_config_changes(project):
+    from churnlab import cache
+
+    config = project / "data" / "samples" / "shop.yaml"
+    data = DataSpec(source="files", settings={"config": str(config)})
+    before = cache.cache_key(data)
+    csv = config.parent / "events.csv"
+    csv.write_text(csv.read_text() + "\n")
+    assert cache.cache_key(data) != before
