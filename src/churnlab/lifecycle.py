@@ -180,7 +180,9 @@ def mark_vanished_runs(root: str | Path | None = None) -> list[Any]:
         running = [i for i, nb in enumerate(record.notebooks) if nb.status == "RUNNING"]
         record = replace(record, status="KILLED", finished=_last_sign_of_life(folder))
         for i in running:
-            record = record.with_notebook(i, replace(record.notebooks[i], status="KILLED", error=reason))
+            entry = record.notebooks[i]
+            metrics = _logged_metrics(entry.run_id, record.tracking_uri)
+            record = record.with_notebook(i, replace(entry, status="KILLED", error=reason, metrics=metrics))
             record = record.with_notebook(i, _settle_notebook(record, record.notebooks[i], folder))
         write_record(record)
         _kill_mlflow_runs(record, [record.notebooks[i].run_id for i in running if record.notebooks[i].run_id])
@@ -204,6 +206,16 @@ def _settle_notebook(record: Any, entry: Any, folder: Path) -> Any:
     entry = replace(entry, report=entry.report or f"{entry.name}.html")
     render_notebook(executed, folder / entry.report, record, entry)
     return entry
+
+
+def _logged_metrics(run_id: str | None, uri: str | None) -> dict[str, float]:
+    """Return what a lost notebook had logged before its runner died; empty when its store cannot be read."""
+    from churnlab import tracking
+
+    try:
+        return tracking.run_metrics(run_id, uri=uri) if run_id else {}
+    except Exception:  # a store that is gone or elsewhere
+        return {}
 
 
 def _kill_mlflow_runs(record: Any, child_ids: Sequence[str]) -> None:

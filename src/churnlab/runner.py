@@ -68,6 +68,7 @@ EXIT_TERMINATED = 143
 
 Progress = Callable[[str], None]
 
+
 def exit_code(record: RunRecord) -> int:
     """Process exit code for a finished run: 0 FINISHED, 1 FAILED, 130 KILLED (143 when SIGTERM stopped it)."""
     return {"FINISHED": EXIT_OK, "FAILED": EXIT_NOTEBOOK_FAILED, "KILLED": EXIT_INTERRUPTED}.get(
@@ -354,6 +355,10 @@ def _close(run: _Run, status: str) -> RunRecord:
         record = replace(run.record, status=status, finished=_now())
         notebooks = tuple(replace(nb, status=status) if nb.status == "RUNNING" else nb for nb in record.notebooks)
         record = replace(record, notebooks=notebooks)
+        if status == "KILLED":
+            for i, nb in enumerate(record.notebooks):
+                if nb.status == "SKIPPED":
+                    run.log(f"[{i + 1}/{len(record.notebooks)}] {nb.name}: skipped (the run was stopped)")
         path = write_record(record)
         run.record = record
         tracking.log_artifact(path, run_id=record.parent_run_id)

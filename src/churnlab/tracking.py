@@ -259,9 +259,9 @@ def run_status(run_id: str, uri: str | None = None) -> str:
     return _client_quiet(uri).get_run(run_id).info.status
 
 
-def run_metrics(run_id: str) -> dict[str, float]:
-    """Return the latest value of every metric of run ``run_id``, sorted by name."""
-    return dict(sorted(_client_quiet().get_run(run_id).data.metrics.items()))
+def run_metrics(run_id: str, uri: str | None = None) -> dict[str, float]:
+    """Return the latest value of every metric of run ``run_id``, sorted by name (``uri``: another store)."""
+    return dict(sorted(_client_quiet(uri).get_run(run_id).data.metrics.items()))
 
 
 def kernel_env(run_id: str) -> dict[str, str]:
