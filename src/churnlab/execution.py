@@ -381,18 +381,21 @@ def execute(
 
 def _wait(worker: threading.Thread, watch: _Watch, stop: StopSignals) -> None:
     """Wait for the worker; on a stop request interrupt the kernel, then kill it after the grace period."""
-    interrupted = killed = False
+    last_interrupt = None
+    killed = False
     while worker.is_alive():
         worker.join(0.2)
         watch.heartbeat()
         if not stop.requested:
             continue
-        waited = time.monotonic() - (stop.requested_at or time.monotonic())
-        if not interrupted:
-            interrupted = True
-            _signal_kernel(signal.SIGINT)
-        elif not killed and (waited >= STOP_GRACE_SECONDS or stop.count > 1):
+        now = time.monotonic()
+        waited = now - (stop.requested_at or now)
+        if not killed and (waited >= STOP_GRACE_SECONDS or stop.count > 1):
             killed = True
             _signal_kernel(signal.SIGKILL)
+        elif not killed and (last_interrupt is None or now - last_interrupt >= 1.0):
+            # again each second: an interrupt that lands between two cells finds an idle kernel, which ignores it
+            last_interrupt = now
+            _signal_kernel(signal.SIGINT)
         elif killed and waited >= STOP_GRACE_SECONDS + 15:
             return  # papermill did not notice its kernel died: stop waiting (the thread is a daemon)

@@ -157,7 +157,7 @@ def mark_vanished_runs(root: str | Path | None = None) -> list[Any]:
     runner, its executed copy gets a note saying where it stopped and its report is rendered; the
     record's ``finished`` is the folder's last file change; the parent and running child MLflow runs
     are set KILLED when the run's store is reachable (errors there are ignored: the record is the
-    local truth).
+    local truth). The runs index is rewritten when any run was marked.
 
     Parameters
     ----------
@@ -187,6 +187,12 @@ def mark_vanished_runs(root: str | Path | None = None) -> list[Any]:
         write_record(record)
         _kill_mlflow_runs(record, [record.notebooks[i].run_id for i in running if record.notebooks[i].run_id])
         marked.append(record)
+    if marked:
+        from churnlab.config import runs_dir
+        from churnlab.report import INDEX_FILE, render_index
+
+        base = Path(root) if root is not None else runs_dir()
+        render_index(list_runs(base), base / INDEX_FILE)
     return marked
 
 
