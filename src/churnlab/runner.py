@@ -135,7 +135,8 @@ class _Log:
 # --- the run -----------------------------------------------------------------------------------
 
 
-def _params_for_mlflow(spec: Spec) -> dict[str, Any]:
+def _run_params(spec: Spec) -> dict[str, Any]:
+    """Return the parent run's parameters: data source and settings (``data.<key>``), shared ones, notebooks."""
     params: dict[str, Any] = {"data.source": spec.data.source}
     params.update({f"data.{k}": v for k, v in spec.data.settings.items()})
     params.update(spec.parameters)
@@ -233,14 +234,11 @@ def _start(spec: Spec, prepared: PreparedData, root: Path, log: _Log, stop: Stop
     parent = tracking.create_run(
         experiment,
         folder.name,
-        {
-            **tags,
-            "churnlab.run_folder": str(folder),
-            "mlflow.source.name": str(spec.path or spec.name),
-            "mlflow.note.content": spec.description,
-        },
+        {**tags, "churnlab.run_folder": str(folder)},
+        source=str(spec.path or spec.name),
+        note=spec.description,
     )
-    tracking.log_params(_params_for_mlflow(spec), run_id=parent)
+    tracking.log_params(_run_params(spec), run_id=parent)
     for name in ("spec.yaml", "spec.resolved.yaml"):
         if (folder / name).is_file():
             tracking.log_artifact(folder / name, run_id=parent)
@@ -288,7 +286,9 @@ def _run_notebook(run: _Run, i: int) -> None:
         child = run.child = tracking.create_run(
             run.record.experiment_id,
             f"{run.folder.name}/{entry.name}",
-            {**run.tags, "mlflow.parentRunId": run.record.parent_run_id, "mlflow.source.name": str(nb.path)},
+            run.tags,
+            parent=run.record.parent_run_id,
+            source=str(nb.path),
         )
         tracking.log_params(entry.parameters, run_id=child)
         executed = run.folder / f"{entry.name}.ipynb"

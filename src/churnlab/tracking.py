@@ -230,7 +230,15 @@ def mark_classic_experiments() -> list[str]:
     return marked
 
 
-def create_run(experiment: str, name: str, tags: Mapping[str, str]) -> str:
+def create_run(
+    experiment: str,
+    name: str,
+    tags: Mapping[str, str],
+    *,
+    parent: str | None = None,
+    source: str | None = None,
+    note: str | None = None,
+) -> str:
     """Create a run in experiment id ``experiment`` and return its id; the run is not made active.
 
     Parameters
@@ -240,9 +248,17 @@ def create_run(experiment: str, name: str, tags: Mapping[str, str]) -> str:
     name : str
         The run's name.
     tags : mapping of str to str
-        Tags set at creation (``mlflow.parentRunId`` makes it a child run).
+        Tags set at creation.
+    parent : str, optional
+        Parent run id: the new run is its child (MLflow's ``mlflow.parentRunId`` tag).
+    source : str, optional
+        What the run executes, a spec or notebook path (``mlflow.source.name``).
+    note : str, optional
+        Description shown on the run's page (``mlflow.note.content``).
     """
-    return client().create_run(experiment, run_name=name, tags=dict(tags)).info.run_id
+    extra = {"mlflow.parentRunId": parent, "mlflow.source.name": source, "mlflow.note.content": note}
+    all_tags = {**tags, **{k: v for k, v in extra.items() if v is not None}}
+    return client().create_run(experiment, run_name=name, tags=all_tags).info.run_id
 
 
 def end_run(run_id: str, status: str, uri: str | None = None) -> None:
