@@ -38,3 +38,7 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) runs data/generated mlflow.db mlartifacts
+
+.PHONY: report-check
+report-check: setup  ## open every report of a run in headless Chromium (RUN=<name>, default the newest); screenshots in the run folder
+	$(BIN)/python -m churnlab.browser_check $(or $(RUN),latest)

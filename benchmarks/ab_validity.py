@@ -1,10 +1,15 @@
 """Validity of the A/B analysis at a 10% holdout: A/A type-I, power, SRM, peeking, coverage, uplift profit.
 
+The A/A checks run per metric family (binary, lognormal, Pareto, 80% zeros), split (10/90, 50/50) and size
+(n = 20,000; n = 1,000 with a rare outcome) through :func:`churnlab.experiment.analysis.effect` exactly as
+:func:`~churnlab.experiment.analysis.analyze` calls it (pooled 99th-percentile cap for non-binary metrics, score
+methods for binary ones); interval coverage for absolute and relative effects with a real effect.
+
 Vectorised simulations (numpy) through churnlab's own formulas and result objects; writes its section of
 benchmarks/RESULTS.md between ``<!-- ab_validity:start -->`` and ``<!-- ab_validity:end -->``.
 
-Usage: ``python benchmarks/ab_validity.py [--sims 2000] [--world-customers N] [--audience-share S] [--folds 5]
-[--policy-reps 200] [--no-write]``.
+Usage: ``python benchmarks/ab_validity.py [--sims 2000] [--aa-sims 1000] [--world-customers N] [--audience-share S]
+[--folds 5] [--policy-reps 200] [--no-world] [--no-write]``.
 """
 
 from __future__ import annotations
@@ -71,6 +76,103 @@ def aa_and_power(rng, sims, n):
     pw = rejection_rates(simulate_moments(rng, sims, n, 0.70, 0.02, 0.5), kinds=("absolute", "cuped"))
     analytic = plan_power(n, 0.9, 0.70, 0.02, rho=0.5)
     return aa, pw, analytic
+
+
+def draw_metric(rng, family, size):
+    """Outcomes of one metric family: binary at a base rate (``binary:0.05``), or heavy-tailed revenue."""
+    if family.startswith("binary"):
+        return (rng.random(size) < float(family.split(":")[1])).astype(float)
+    if family == "lognormal":
+        return rng.lognormal(0.0, 2.0, size)
+    if family == "pareto":
+        return rng.pareto(2.0, size) + 1.0
+    if family == "zeros":
+        return np.where(rng.random(size) < 0.8, 0.0, rng.lognormal(0.0, 2.0, size))
+    raise ValueError(family)
+
+
+def aa_rates(rng, sims, n, family, share_c, chunk=50):
+    """A/A rejection rates (absolute, relative) and the share saying "the offer raised it", as analyze runs them.
+
+    Each simulated experiment caps a non-binary metric at the pooled 99th percentile
+    (:func:`churnlab.experiment.stats.upper_cap`) and calls :func:`effect` on the arms' moments; the share of
+    experiments whose holdout has no success is reported for binary metrics.
+    """
+    reject = {"absolute": 0, "relative": 0}
+    raised = {"absolute": 0, "relative": 0}
+    zero_holdout = 0
+    for start in range(0, sims, chunk):
+        k = min(chunk, sims - start)
+        y = draw_metric(rng, family, (k, n))
+        treated = rng.random((k, n)) >= share_c
+        for i in range(k):
+            cap = S.upper_cap(y[i], 0.99)
+            yi = y[i] if cap is None else np.minimum(y[i], cap)
+            t, c = S.moments(yi[treated[i]]), S.moments(yi[~treated[i]])
+            zero_holdout += c.sums[0] == 0
+            for kind in reject:
+                r = effect(t, c, kind=kind, cap=cap)
+                reject[kind] += r.p < ALPHA
+                raised[kind] += (r.p < ALPHA) and (r.estimate > 0)
+    return {"reject": {k: v / sims for k, v in reject.items()}, "raised": {k: v / sims for k, v in raised.items()},
+            "zero_holdout": zero_holdout / sims}
+
+
+AA_CASES = [
+    ("binary:0.7", 20_000, 0.1), ("binary:0.7", 20_000, 0.5),
+    ("lognormal", 20_000, 0.1), ("lognormal", 20_000, 0.5),
+    ("pareto", 20_000, 0.1), ("pareto", 20_000, 0.5),
+    ("zeros", 20_000, 0.1), ("zeros", 20_000, 0.5),
+    ("binary:0.05", 1_000, 0.1), ("binary:0.05", 1_000, 0.5), ("binary:0.01", 2_000, 0.1),
+]
+COVERAGE_CASES = [(20_000, 0.1, 0.70, 0.72), (20_000, 0.5, 0.70, 0.72), (1_000, 0.1, 0.20, 0.24),
+                  (1_000, 0.1, 0.05, 0.08)]
+
+
+def coverage(rng, sims, n, share_c, p_c, p_t):
+    """Coverage of the absolute and relative intervals of a binary metric with a real effect (``p_c -> p_t``)."""
+    true = {"absolute": p_t - p_c, "relative": p_t / p_c - 1}
+    covered = {k: 0 for k in true}
+    below = {k: 0 for k in true}
+    n_c = rng.binomial(n, share_c, sims)
+    x_t, x_c = rng.binomial(n - n_c, p_t), rng.binomial(n_c, p_c)
+    for i in range(sims):
+        t = S.Moments(int(n - n_c[i]), np.array([x_t[i]], float), np.array([[x_t[i]]], float))
+        c = S.Moments(int(n_c[i]), np.array([x_c[i]], float), np.array([[x_c[i]]], float))
+        for kind, v in true.items():
+            r = effect(t, c, kind=kind)
+            covered[kind] += r.ci_lower <= v <= r.ci_upper
+            below[kind] += r.ci_upper < v
+    return {k: covered[k] / sims for k in true}, {k: below[k] / sims for k in true}
+
+
+def validity_rows(rng, sims):
+    """Markdown rows of the A/A table by metric, split and size, and of the coverage table."""
+    band = S.binomial_band(sims, ALPHA, 0.99)
+    half = S.binomial_band(sims, ALPHA / 2, 0.99)
+    rows = []
+    for family, n, share in AA_CASES:
+        r = aa_rates(rng, sims, n, family, share)
+        names = {"lognormal": "lognormal(0, 2) revenue", "pareto": "Pareto (shape 2) revenue",
+                 "zeros": "80% zeros + lognormal(0, 2) revenue"}
+        name = names[family] if family in names else f"binary, base {family.split(':')[1]}"
+        split = f"{share:.0%}/{1 - share:.0%}"
+        extra = f"; holdout with no success in {r['zero_holdout']:.1%}" if family.startswith("binary") else ""
+        for kind in ("absolute", "relative"):
+            rate, up = r["reject"][kind], r["raised"][kind]
+            ok = band[0] <= rate <= band[1] and half[0] <= up <= half[1]
+            rows.append(f"| A/A {name}, n = {n:,} at {split}, {kind} | {rate:.2%} (offer raised it: {up:.2%}{extra}) | "
+                        f"{band[0]:.1%}–{band[1]:.1%} (raised: {half[0]:.1%}–{half[1]:.1%}) | "
+                        f"{'PASS' if ok else 'FAIL'} |")
+    csims = 2 * sims
+    for n, share, p_c, p_t in COVERAGE_CASES:
+        cov, below = coverage(rng, csims, n, share, p_c, p_t)
+        for kind in ("absolute", "relative"):
+            rows.append(f"| coverage of the true {kind} effect, binary {p_c:.0%} -> {p_t:.0%}, n = {n:,} at "
+                        f"{share:.0%}/{1 - share:.0%} ({csims} simulations) | {cov[kind]:.2%} (interval below the "
+                        f"truth {below[kind]:.2%}, above it {1 - cov[kind] - below[kind]:.2%}) | 95% ± 1.5% | "
+                        f"{'PASS' if abs(cov[kind] - 0.95) <= 0.015 else 'FAIL'} |")
+    return rows
 
 
 def srm_detection(rng, sims, n=100_000):
@@ -464,6 +566,9 @@ def main() -> None:
     ap.add_argument("--policy-replications", type=int, default=30,
                     help="experiments re-run (split, outcomes, learners, policy) for the policy's true gain")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--aa-sims", type=int, default=1000,
+                    help="simulated A/A experiments per metric x split x size (coverage uses twice as many)")
+    ap.add_argument("--no-world", action="store_true", help="skip the synthetic-world checks (minutes)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -475,10 +580,13 @@ def main() -> None:
     naive_any, seq_any, final_only = peeking(rng, args.sims, args.n)
     lr_naive, lr_seq, lr_looks = peeking_logrank(rng, args.sims, args.n)
     pband = S.binomial_band(args.sims, ALPHA, 0.99)
+    t_valid = time.perf_counter()
+    validity = validity_rows(rng, args.aa_sims)
+    t_valid = time.perf_counter() - t_valid
     t1 = time.perf_counter()
-    world = world_checks(args.world_customers, args.coverage_reps, args.seed, n_folds=args.folds,
-                         policy_reps=args.policy_reps, share=args.audience_share,
-                         policy_replications=args.policy_replications)
+    world = {"skipped": "--no-world"} if args.no_world else world_checks(
+        args.world_customers, args.coverage_reps, args.seed, n_folds=args.folds, policy_reps=args.policy_reps,
+        share=args.audience_share, policy_replications=args.policy_replications)
     t_world = time.perf_counter() - t1
 
     def ok(flag: bool) -> str:
@@ -488,7 +596,8 @@ def main() -> None:
     lines = [
         f"Machine: {machine()}",
         f"Simulations: {args.sims} per check, n = {args.n:,} at 10/90 (holdout/treated), base retention 70%, "
-        f"seed {args.seed}; {t_aa:.0f} s for A/A + power, {t_world:.0f} s for the world checks "
+        f"seed {args.seed}; {t_aa:.0f} s for A/A + power, {t_valid:.0f} s for the A/A rates by metric, split and "
+        f"size ({args.aa_sims} experiments each; coverage {2 * args.aa_sims}), {t_world:.0f} s for the world checks "
         f"({args.world_customers:,}-customer world, retention audience the riskiest {args.audience_share:.0%} of "
         f"the active customers"
         + (f"; world's potential outcomes {world['truth_seconds']:.0f} s, cross-fitting "
@@ -518,6 +627,7 @@ def main() -> None:
         f"{lr_naive:.1%} | inflated above 5% | {ok(lr_naive > pband[1])} |",
         f"| A/A campaign, always-valid log-rank mSPRT (tau = {DEFAULT_LOGRANK_TAU2 ** 0.5:g} on log HR) at "
         f"{lr_looks} weekly looks | {lr_seq:.2%} | ≤ 5% | {ok(lr_seq <= pband[1])} |",
+        *validity,
     ]
     if "skipped" in world:
         lines.append(f"| synthetic-world checks | skipped | — | {world['skipped']} |")

@@ -17,6 +17,7 @@ from churnlab.experiment import analysis as A
 from churnlab.experiment import stats as S
 
 PLAN = {"none": 0.1, "discount": 0.45, "bonus": 0.45}
+TEN_NINETY = {"none": 0.1, "offer": 0.9}
 
 
 def world(n=6000, seed=0, lift=(0.0, 0.0), rho_cov=True):
@@ -158,9 +159,11 @@ def test_bh_adjusted_p_values_are_no_larger_than_holm():
 
 
 def test_non_inferiority_passes_for_no_harm_and_fails_for_a_large_harm():
-    ok = A.non_inferiority_test(world(n=20000, lift=(0.0, 0.0)), "retained_90", "discount", margin=0.05)
+    ok = A.non_inferiority_test(world(n=20000, lift=(0.0, 0.0)), "retained_90", "discount", margin=0.05,
+                                 planned=PLAN)
     assert ok.non_inferior and ok.bound > -0.05
-    bad = A.non_inferiority_test(world(n=20000, lift=(-0.08, 0.0)), "retained_90", "discount", margin=0.02)
+    bad = A.non_inferiority_test(world(n=20000, lift=(-0.08, 0.0)), "retained_90", "discount", margin=0.02,
+                                  planned=PLAN)
     assert not bad.non_inferior
     assert "non-inferiority" in bad._repr_html_()
 
@@ -176,7 +179,7 @@ def test_power_result_reproduces_the_field_notes_reference_and_mde():
 
 def test_sequential_test_never_rejects_before_the_naive_test_on_the_same_looks():
     t = world(n=8000, seed=3).assign(order=lambda d: np.arange(len(d)))
-    res = A.sequential_looks(t, "retained_90", "discount", order_col="order", n_looks=8)
+    res = A.sequential_looks(t, "retained_90", "discount", order_col="order", n_looks=8, planned=PLAN)
     looks = res.looks
     assert (looks["always_valid_p"] >= looks["naive_p"] - 1e-12).all() or res.rejected_at is None
     assert looks["always_valid_p"].is_monotonic_decreasing
@@ -197,7 +200,7 @@ def test_roi_scales_the_effect_interval_and_subtracts_the_cost():
 
 def test_effects_by_segment_names_groups_too_small_to_analyse():
     t = world(n=3000).assign(segment=lambda d: np.where(np.arange(len(d)) < 2990, "B2C", "B2B"))
-    table = A.effects_by(t, "retained_90", "segment")
+    table = A.effects_by(t, "retained_90", "segment", planned=PLAN)
     assert set(table["group"]) == {"B2B", "B2C"}
     small = table[table["group"] == "B2B"]
     assert small["estimate"].isna().all() and small["note"].str.contains("fewer than").all()
@@ -259,7 +262,7 @@ def test_sequential_logrank_at_the_last_look_is_the_log_rank_test():
     from churnlab.experiment.survival import logrank_test
 
     t = churn_times(3000, seed=0, hazard_ratio=0.7)
-    seq = A.sequential_logrank(t, "offer", look_days=[7, 28, 91])
+    seq = A.sequential_logrank(t, "offer", look_days=[7, 28, 91], planned=TEN_NINETY)
     lr = logrank_test(t)
     last = seq.looks.iloc[-1]
     # chi2 of the two-group log-rank is U^2 / V (Mantel 1966), so the last naive p equals its p-value.
@@ -267,14 +270,15 @@ def test_sequential_logrank_at_the_last_look_is_the_log_rank_test():
     assert last["estimate"] < 0  # the offer lowers the hazard
     assert list(seq.looks["day"]) == [7, 28, 91] and seq.looks["always_valid_p"].is_monotonic_decreasing
     with pytest.raises(AnalysisError, match="beyond the follow-up"):
-        A.sequential_logrank(t, "offer", look_days=[100])
+        A.sequential_logrank(t, "offer", look_days=[100], planned=TEN_NINETY)
 
 
 def test_weekly_peeks_inflate_the_naive_log_rank_but_not_the_always_valid_one():
     weeks = np.arange(7, 92, 7)
     naive, valid = [], []
     for seed in range(300):
-        seq = A.sequential_logrank(churn_times(3000, seed=100 + seed), "offer", look_days=weeks).looks
+        seq = A.sequential_logrank(churn_times(3000, seed=100 + seed), "offer", look_days=weeks,
+                                   planned=TEN_NINETY).looks
         naive.append((seq["naive_p"] < 0.05).any())
         valid.append((seq["always_valid_p"] < 0.05).any())
     # 300 A/A campaigns, 13 weekly looks: fixed-sample theory gives 5% per look; repeated looks at 13

@@ -29,13 +29,13 @@ def test_data_describe_prints_tables_rows_and_the_churn_rate():
     assert "churn rate: 26.5%" in result.output
 
 
-def test_data_validate_exits_1_and_lists_each_problem_on_its_own_line(tmp_path):
+def test_data_validate_exits_2_and_lists_each_problem_on_its_own_line(tmp_path):
     folder = tmp_path / "samples"
     shutil.copytree(SAMPLES, folder)
     csv = folder / "events.csv"
     csv.write_text(csv.read_text().replace("c001,2024-01-03T09:15:00", "c001,2023-12-24T09:15:00"))
     result = run("data", "validate", str(folder / "shop.yaml"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "events.timestamp: expected no activity before the customer's signup_at" in result.output
 
 

@@ -112,7 +112,7 @@ def test_an_unknown_table_in_the_config_is_refused(sample_copy):
 def test_activity_before_signup_in_user_files_is_caught_by_validation(sample_copy):
     csv = sample_copy / "events.csv"
     csv.write_text(csv.read_text().replace("c001,2024-01-03T09:15:00", "c001,2023-12-24T09:15:00"))
-    problems = [str(p) for p in validate(load_files(sample_copy / "shop.yaml")).problems]
+    problems = [str(p) for p in validate(load_files(sample_copy / "shop.yaml", validate=False)).problems]
     assert problems == ["events.timestamp: expected no activity before the customer's signup_at; 1 rows, e.g. c001"]
 
 

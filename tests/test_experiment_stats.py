@@ -149,3 +149,45 @@ def test_p_values_lie_in_zero_one_and_swapping_arms_flips_the_sign(pt, pc, nt, n
     p = S.p_value_from_z(est / se)
     assert 0.0 <= p <= 1.0
     assert 0.0 <= S.power(est, vt, nt, vc, nc) <= 1.0
+
+
+def test_log_ratio_effect_matches_the_delta_method_on_the_log_scale_by_hand():
+    # Deng et al. (2018): var(log mean_t - log mean_c) = var_t/(n_t m_t^2) + var_c/(n_c m_c^2).
+    est, se = S.log_ratio_effect(0.72, 0.2016, 18000, 0.70, 0.21, 2000)
+    assert est == pytest.approx(np.log(0.72 / 0.70))
+    assert se == pytest.approx(np.sqrt(0.2016 / (18000 * 0.72**2) + 0.21 / (2000 * 0.70**2)), rel=1e-12)
+    # exp(se) x ratio is the ratio's delta-method se to first order (relative_effect).
+    _, se_ratio = S.relative_effect(0.72, 0.2016, 18000, 0.70, 0.21, 2000)
+    assert se * 0.72 / 0.70 == pytest.approx(se_ratio, rel=1e-12)
+    with pytest.raises(AnalysisError, match="positive means"):
+        S.log_ratio_effect(0.0, 0.1, 100, 0.5, 0.25, 100)
+
+
+def test_mover_ratio_interval_agrees_with_katz_at_large_counts_and_exists_at_zero():
+    from churnlab.intervals import mover_ratio_interval, risk_ratio_interval
+
+    # 200/1000 vs 100/1000: both intervals rest on normal approximations that agree at these counts (within 1%).
+    lo, hi = mover_ratio_interval(200, 1000, 100, 1000)
+    _, klo, khi = risk_ratio_interval(200, 1000, 100, 1000)
+    assert float(lo) == pytest.approx(float(klo), rel=0.01) and float(hi) == pytest.approx(float(khi), rel=0.01)
+    # A holdout with no success: Katz is undefined, MOVER-R has a positive lower bound and no upper bound.
+    lo0, hi0 = mover_ratio_interval(45, 900, 0, 100)
+    assert np.isnan(risk_ratio_interval(45, 900, 0, 100)[1]) and 0 < float(lo0) and np.isinf(hi0)
+
+
+def test_score_difference_is_the_pooled_z_test_with_newcombes_interval():
+    from churnlab.intervals import newcombe_difference_interval
+
+    est, se, lo, hi, p = S.score_difference(56, 70, 48, 80)
+    # Newcombe (1998) example: 0.0524 to 0.3339; scipy chi2_contingency without correction gives the same p.
+    assert (lo, hi) == pytest.approx(tuple(float(v) for v in newcombe_difference_interval(56, 70, 48, 80)))
+    assert p == pytest.approx(sst.chi2_contingency([[56, 14], [48, 32]], correction=False)[1], rel=1e-10)
+    _, _, lo1, hi1, p1 = S.score_difference(56, 70, 48, 80, sides=1)
+    assert np.isinf(hi1) and p1 == pytest.approx(p / 2) and lo1 > lo
+
+
+def test_upper_cap_skips_binary_metrics_and_looks_past_a_mass_of_zeros():
+    assert S.upper_cap(np.r_[np.zeros(990), np.ones(10)], 0.99) is None  # 1% rate: capping at 0 would erase it
+    y = np.r_[np.zeros(995), np.arange(1.0, 6.0)]  # 99.5% zeros: the pooled p99 is 0, the minimum
+    assert S.upper_cap(y, 0.99) == pytest.approx(np.quantile(np.arange(1.0, 6.0), 0.99))
+    assert S.upper_cap(np.arange(101.0), 0.99) == pytest.approx(99.0)  # numpy linear quantile

@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from churnlab import model as M
 from churnlab.errors import ModelError
+from churnlab.modeling import capture_curve, reliability_table, roc_points
 
 
 def toy(n: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -71,6 +72,87 @@ def test_single_class_labels_raise_a_clear_error():
             est.fit(X, np.zeros(50, dtype=int))
     with pytest.raises(ModelError, match="single class"):
         M.evaluate(np.ones(4), np.full(4, 0.5))
+
+
+def _bad_fits():
+    """(case, X, y, words the one-line error must contain): the bad inputs of issue 12, item 3."""
+    X, y = toy(60)
+    mixed = X.assign(fee=pd.Series([12.5, "n/a"] * 30, dtype=object))
+    dated = X.assign(signup_at=pd.date_range("2024-01-01", periods=60, freq="D"))
+    with_inf = X.assign(ratio=np.r_[np.inf, np.ones(59)])
+    null_label = y.astype(float)
+    null_label[7] = np.nan
+    return [
+        ("text mixed with numbers", mixed, y, "X.fee.*text categories"),
+        ("a timestamp column", dated, y, "X.signup_at.*datetime64"),
+        ("an infinite value", with_inf, y, "X.ratio.*infinite"),
+        ("a null label", X, null_label, "missing label.*row 7"),
+        ("a None label", X, pd.Series(y, dtype=object).where(np.arange(60) != 3, None), "missing label.*row 3"),
+        ("Yes/No labels", X, np.where(y == 1, "Yes", "No"), "0/1 or bool.*'(Yes|No)'"),
+        ("labels 1/2", X, y + 1, "0/1 or bool"),
+        ("an empty frame", X.iloc[:0], y[:0], "no rows"),
+        ("only key columns", pd.DataFrame({"customer_id": ["a", "b"]}), np.array([0, 1]), "no feature columns"),
+        ("X and y of different lengths", X, y[:50], "60 rows, y has 50"),
+        ("a numpy array", X.to_numpy(), y, "DataFrame of named features"),
+    ]
+
+
+@pytest.mark.parametrize("case,X,y,words", _bad_fits(), ids=[c[0] for c in _bad_fits()])
+@pytest.mark.parametrize("name", ["signal_rule", "logistic", "xgboost"])
+def test_fitting_on_bad_data_raises_one_model_error_naming_the_column_or_parameter(name, case, X, y, words):
+    est = M.default_models()[name]
+    with pytest.raises(ModelError, match=words) as err:
+        est.fit(X, y)
+    assert "\n" not in str(err.value)  # one line
+
+
+def test_the_prior_floor_refuses_bad_labels_and_misaligned_rows_too():
+    X, y = toy(40)
+    with pytest.raises(ModelError, match="0/1 or bool"):
+        M.prior_baseline().fit(X, np.where(y == 1, "churned", "active"))
+    with pytest.raises(ModelError, match="40 rows, y has 30"):
+        M.prior_baseline().fit(X, y[:30])
+
+
+@pytest.mark.parametrize("name", ["signal_rule", "logistic", "xgboost"])
+def test_scoring_text_in_a_numeric_feature_raises_instead_of_turning_it_into_missing(name):
+    X, y = toy(200)
+    est = M.default_models()[name]
+    est = (est.set_params(n_estimators=30, tuning_folds=None) if name == "xgboost" else est).fit(X, y)
+    scored = X.head(3).astype({"days_since_last_session": object})
+    scored.loc[1, "days_since_last_session"] = "ten"
+    with pytest.raises(ModelError, match="X.days_since_last_session was numeric in training but holds 'ten'"):
+        est.predict_proba(scored)
+    # numbers written as text still score as the numbers they are
+    as_text = X.head(3).astype({"days_since_last_session": str})
+    np.testing.assert_allclose(est.predict_proba(as_text), est.predict_proba(X.head(3)))
+
+
+def test_xgboost_refuses_too_few_churners_for_its_tuning_folds_naming_the_parameter():
+    X, y = toy(100)
+    y = np.zeros(100, dtype=int)
+    y[:2] = 1  # two churners cannot fill three stratified tuning folds
+    with pytest.raises(ModelError, match="only 2 row.*tuning_folds=3"):
+        M.ChurnXGBClassifier(n_estimators=10).fit(X, y)
+    assert M.ChurnXGBClassifier(n_estimators=10, tuning_folds=2).fit(X, y).n_trees_ >= 1
+
+
+def test_device_is_passed_through_to_every_xgboost_model(monkeypatch):
+    import xgboost
+
+    seen: list[str] = []
+
+    class Recording(xgboost.XGBClassifier):
+        def __init__(self, **kwargs):
+            seen.append(kwargs["device"])
+            super().__init__(**{**kwargs, "device": "cpu"})  # no GPU here: record the request, train on CPU
+
+    monkeypatch.setattr(xgboost, "XGBClassifier", Recording)
+    X, y = toy(200)
+    M.ChurnXGBClassifier(n_estimators=20, device="cuda:1").fit(X, y)
+    # 3 depths x 3 tuning folds, then the refit on all rows: every model asked for the device
+    assert seen == ["cuda:1"] * 10
+    assert M.default_models(device="cuda")["xgboost"].get_params()["device"] == "cuda"
 
 
 def test_a_feature_missing_at_scoring_time_raises_naming_it():
@@ -152,6 +234,58 @@ def test_signal_rule_orders_by_recency_and_learns_the_direction():
     assert flipped.direction_ == -1
 
 
+def test_signal_rule_picks_the_strongest_training_feature_of_a_snapshot_with_its_own_column_names():
+    # A snapshot nobody here named: churn falls with loyalty points and rises with complaints (weaker).
+    rng = np.random.default_rng(3)
+    n = 2000
+    X = pd.DataFrame({"Loyalty Points": rng.exponential(100, n), "complaints_ytd": rng.poisson(1, n).astype(float),
+                      "Region": pd.Series(rng.choice(["N", "S"], n), dtype="string"), "noise": rng.normal(size=n)})
+    logit = 1.0 - 0.02 * X["Loyalty Points"] + 0.3 * X["complaints_ytd"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    rule = M.SignalRule().fit(X, y)
+    assert rule.feature_ == "Loyalty Points" and rule.direction_ == -1
+    # the pick is the candidate whose training AUC is furthest from 0.5 (sklearn's roc_auc_score, recomputed)
+    aucs = {c: roc_auc_score(y, X[c]) for c in ["Loyalty Points", "complaints_ytd", "noise"]}
+    assert rule.feature_aucs_ == pytest.approx(aucs) and rule.signal_auc_ == pytest.approx(1 - aucs["Loyalty Points"])
+    assert roc_auc_score(y, rule.predict_proba(X)[:, 1]) == pytest.approx(rule.signal_auc_, abs=0.01)  # isotonic ties
+    # chosen on the rows it is fitted on: with the strong signal removed, the complaints count wins
+    assert M.SignalRule().fit(X.drop(columns=["Loyalty Points"]), y).feature_ == "complaints_ytd"
+    with pytest.raises(ModelError, match="'Region' is not numeric"):
+        M.SignalRule(feature="Region").fit(X, y)
+    with pytest.raises(ModelError, match="'tenure' is not a column"):
+        M.SignalRule(feature="tenure").fit(X, y)
+    with pytest.raises(ModelError, match="no numeric or boolean feature"):
+        M.SignalRule().fit(X[["Region"]], y)
+
+
+def test_training_data_names_the_missing_or_bad_label_column():
+    keys = pd.DataFrame({"customer_id": ["a", "b"], "cutoff": pd.to_datetime(["2024-01-01"] * 2)})
+    feats = keys.assign(x=[1.0, 2.0])
+    with pytest.raises(ModelError, match="label_times.label: missing column"):
+        M.training_data(feats, keys)
+    with pytest.raises(ModelError, match="label_times.label: 1 value.*'yes'"):
+        M.training_data(feats, keys.assign(label=[1, "yes"]))
+    with pytest.raises(ModelError, match="features has 1 repeated"):
+        M.training_data(pd.concat([feats, feats.head(1)]), keys.assign(label=[0, 1]))
+    assert len(M.training_data(feats, keys.assign(label=[0, 1]))) == 2
+
+
+def test_curve_tables_match_hand_computations():
+    scores = pd.DataFrame({"y": [1, 0, 1, 0], "m": [0.9, 0.8, 0.3, 0.1]})
+    roc = roc_points(scores)
+    # thresholds 0.9, 0.8, 0.3, 0.1: (fpr, tpr) = (0, .5), (.5, .5), (.5, 1), (1, 1); AUC = 3 of 4 pairs right
+    assert roc["roc_auc"].iloc[0] == pytest.approx(0.75)
+    assert (roc["fpr"].iloc[-1], roc["tpr"].iloc[-1]) == (1.0, 1.0)
+    cap = capture_curve(scores)
+    # targeting 1 of 4 finds 1 of 2 churners, 2 of 4 still 1, 3 of 4 both
+    assert cap["share_targeted"].tolist() == [0, 0.25, 0.5, 0.75, 1.0]
+    assert cap["capture"].tolist() == [0, 0.5, 0.5, 1.0, 1.0]
+    rel = reliability_table(scores["y"], {"m": scores["m"]}, n_bins=2)
+    # halves by score: (0.1, 0.3) with 1 churner of 2, (0.8, 0.9) with 1 of 2
+    assert rel["mean_predicted"].tolist() == pytest.approx([0.2, 0.85])
+    assert rel["observed_rate"].tolist() == [0.5, 0.5] and rel["n"].tolist() == [2, 2]
+
+
 def test_calibration_maps_scores_to_observed_rates():
     X, y = toy(1500, seed=4)
     m = M.ChurnXGBClassifier(max_depth=2, n_estimators=80).fit(X.iloc[:800], y[:800])
@@ -219,7 +353,7 @@ def test_log_model_registers_a_model_that_loads_back_and_scores_identically(proj
     by_run = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(X.head(20))
     np.testing.assert_allclose(np.asarray(by_run), expected, rtol=1e-6)
     registered = mlflow.sklearn.load_model("models:/churn-test/1")
-    assert isinstance(registered, M.ChurnXGBClassifier)
+    assert isinstance(registered, M.ChurnXGBClassifier)  # skops trusted the class at its new module path
     np.testing.assert_array_equal(registered.predict_proba(X.head(20)), expected)
     inputs = {c.name: c.type.name for c in mlflow.models.get_model_info(uri).signature.inputs.inputs}
     assert inputs["plan"] == "string" and inputs["sessions_30d"] == "double"

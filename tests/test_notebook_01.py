@@ -1,30 +1,16 @@
-"""Notebook 01 runs under papermill on a tiny synthetic world, and on Telco with every section skipped cleanly."""
+"""Notebook 01 under ``churnlab run`` on a tiny synthetic world, and on Telco with every section skipped cleanly."""
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
+from conftest import REPO
+from test_notebook_helpers import artifact, report_text, run_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "01_explore_patterns.ipynb"
-
-
-def _run(tmp_path: Path, parameters: dict) -> list[str]:
-    papermill = pytest.importorskip("papermill")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    out = tmp_path / "01.ipynb"
-    papermill.execute_notebook(str(NOTEBOOK), str(out), kernel_name="python3", parameters=parameters,
-                               cwd=str(tmp_path), progress_bar=False)
-    texts = []
-    for cell in json.loads(out.read_text())["cells"]:
-        for o in cell.get("outputs", []):
-            if "text/markdown" in o.get("data", {}):
-                texts.append("".join(o["data"]["text/markdown"]))
-    return texts
+NOTEBOOK = REPO / "notebooks" / "01_explore_patterns.ipynb"
 
 
 def test_the_committed_notebook_has_no_outputs_and_a_parameters_cell():
@@ -32,26 +18,44 @@ def test_the_committed_notebook_has_no_outputs_and_a_parameters_cell():
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
     assert "parameters" in code[1]["metadata"].get("tags", [])
+    assert "\nshow_customer_ids = False" in "\n" + "".join(code[1]["source"])
     assert not any(line.lstrip().startswith(("def ", "class ")) for c in code for line in "".join(c["source"]).splitlines())
 
 
+def _markdown(record, notebook) -> list[str]:
+    nb = nbformat.read(f"{record.folder}/{notebook.executed}", as_version=4)
+    return ["".join(o["data"]["text/markdown"]) for c in nb.cells for o in c.get("outputs", [])
+            if "text/markdown" in o.get("data", {})]
+
+
 @pytest.mark.slow
-def test_notebook_01_finds_the_patterns_on_a_tiny_synthetic_world(tmp_path):
-    pytest.importorskip("churnlab.data.synthetic")
-    texts = _run(tmp_path, {"n_customers": 600, "seed": 0})
-    findings = [t for t in texts if t.startswith("Finding:")]
-    assert len(findings) >= 10, texts
-    assert not [t for t in texts if t.startswith("_Skipped")]
-    assert any("unsubscribe rate in B2C" in t for t in findings)  # the world's UI change hits B2C by default
-    at_risk = pd.read_csv(tmp_path / "at_risk.csv")
-    assert len(at_risk) > 0 and set(at_risk["zone"]) <= {"red", "amber"}
+def test_notebook_01_finds_the_patterns_on_a_tiny_synthetic_world(project, tmp_path):
+    record, notebook = run_notebook(project, "01_explore_patterns", {"source": "synthetic", "customers": 600, "seed": 0},
+                                    {"seed": 0})
+    m = notebook.metrics
+    # A signal worth watching lifts churn well above the base rate (lift 1 = no signal). The world's strongest,
+    # a recent data export, measured 2.74 (CI 2.41-3.11) on the demo's 6,000 customers and 2.77 on this world;
+    # 1.5 leaves room for the noise of about 20 churners at this size.
+    assert m["best_signal_lift"] > 1.5
+    # The red zone (no session for 21+ days, 2+ unresolved tickets) measured lift 2.11 (CI 1.73-2.56) on the demo
+    # and 2.55 here; above 1.2 means the rules still pick out churners.
+    assert m["red_zone_lift"] > 1.2
+    # The world's interface change (knob ui_change, B2C by default) raises B2C unsubscribes: +18 to +22 points
+    # (95% CI) on the demo, +20 here; +10 points is half of it.
+    assert m["event_unsubscribe_jump"] > 0.10
+    at_risk = pd.read_csv(artifact(notebook, "at_risk.csv", tmp_path))
+    assert len(at_risk) == m["at_risk_customers"] and set(at_risk["zone"]) <= {"red", "amber"}
     assert {"customer_id", "rules_fired", "reasons"} <= set(at_risk.columns)
+    page = report_text(record, notebook)
+    assert not [c for c in at_risk["customer_id"].astype(str) if c in page]  # the list is an artifact, not in the page
+    assert any("unsubscribe rate in B2C" in t for t in _markdown(record, notebook))  # the one wording check
 
 
 @pytest.mark.slow
-def test_notebook_01_skips_what_telco_cannot_answer_with_one_line_notes(tmp_path):
-    texts = _run(tmp_path, {"data_dir": "telco"})
-    skipped = [t for t in texts if t.startswith("_Skipped")]
-    assert len(skipped) >= 8
-    assert all("\n" not in t for t in skipped)
-    assert "26.5% churned" in texts[0]  # Telco's published churn rate, 1,869 / 7,043
+def test_notebook_01_skips_what_telco_cannot_answer_with_one_line_notes(project):
+    record, notebook = run_notebook(project, "01_explore_patterns", {"source": "telco"})
+    # IBM Telco's published churn: 1,869 of 7,043 customers; a snapshot has one cutoff holding every customer.
+    assert notebook.metrics["customers_at_cutoff"] == 7043
+    assert notebook.metrics["churn_rate_horizon"] == pytest.approx(1869 / 7043, abs=1e-12)
+    skipped = [t for t in _markdown(record, notebook) if t.startswith("_Skipped")]
+    assert len(skipped) >= 8 and all("\n" not in t for t in skipped)

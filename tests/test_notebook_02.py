@@ -1,37 +1,47 @@
-"""Notebook 02 runs end to end under papermill on a tiny synthetic world and writes its risk list."""
+"""Notebook 02 under ``churnlab run`` on a tiny synthetic world: model quality against the baselines and the oracle."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
+import nbformat
 import pandas as pd
 import pytest
+from conftest import REPO
+from test_notebook_helpers import artifact, report_text, run_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "02_train_explain.ipynb"
+
+
+def test_the_committed_notebook_has_no_outputs_and_ids_off_by_default():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code)
+    assert "parameters" in code[1].metadata.get("tags", []) and "\nshow_customer_ids = False" in "\n" + code[1].source
+    assert not any(line.lstrip().startswith(("def ", "class ")) for c in code for line in c.source.splitlines())
 
 
 @pytest.mark.slow
-def test_notebook_02_trains_explains_and_writes_a_risk_list(tmp_path):
-    papermill = pytest.importorskip("papermill")
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    out = tmp_path / "02.ipynb"
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        papermill.execute_notebook(
-            str(ROOT / "notebooks" / "02_train_explain.ipynb"), str(out), kernel_name="python3",
-            parameters={"n_customers": 800, "seed": 1, "sample_size": 300, "registered_model_name": None},
-            cwd=str(tmp_path), progress_bar=False,
-        )
-    finally:
-        os.chdir(cwd)
-    risk = pd.read_csv(tmp_path / "risk_list.csv")
-    assert len(risk) > 0
+def test_notebook_02_beats_the_prior_comes_near_the_oracle_and_writes_a_risk_list(project, tmp_path):
+    record, notebook = run_notebook(project, "02_train_explain", {"source": "synthetic", "customers": 800, "seed": 1},
+                                    {"seed": 1, "sample_size": 300, "registered_model_name": None})
+    m = notebook.metrics
+    # The floor: DummyClassifier(strategy="prior") ranks nobody, AUC 0.5 exactly.
+    assert m["prior_out_of_time_roc_auc"] == 0.5
+    # About 40 churners in the out-of-time window: an AUC's standard error is about 0.04 there (Hanley & McNeil
+    # 1982), so 0.65 is over three errors above the floor (measured: 0.814).
+    assert m["xgboost_out_of_time_roc_auc"] > 0.65
+    # The oracle (the world's true probabilities) bounds any model up to chance on ~40 churners: measured 0.964
+    # here, 0.974 on the demo and 0.968-0.985 over six seeds (benchmarks/RESULTS.md); 0.85-1.05 allows that noise.
+    assert 0.85 < m["model_to_oracle_auc"] < 1.05
+    # Every churn passes through the decision to leave (data exports, billing tickets): in the top 10 SHAP features
+    # on every seed measured (RESULTS.md); at least one of the three largest true drivers shows too (2 here, 1 on the demo).
+    assert m["decision_in_top10_shap"] == 1 and m["true_drivers_in_top10_shap"] >= 1
+    risk = pd.read_csv(artifact(notebook, "risk_list.csv", tmp_path))
+    assert len(risk) == m["n_at_risk"] > 0
     assert {"rank", "customer_id", "score", "probability", "reason_1", "reasons"} <= set(risk.columns)
     assert risk["score"].is_monotonic_decreasing
-    text = out.read_text()
-    assert "out_of_time window" in text  # the finding sentence of the model comparison was printed
-    assert "of the physical limit" in text  # the synthetic world's oracle comparison ran
-    assert "largest observable true drivers" in text  # SHAP's top features were checked against the world's drivers
-    assert (tmp_path / "risk_scores.csv").is_file()  # every scored customer, for the A/B notebook
+    scores = pd.read_csv(artifact(notebook, "risk_scores.csv", tmp_path))
+    assert len(scores) == m["n_scored"]  # every scored customer, for the A/B notebook
+    page = report_text(record, notebook)
+    assert not [c for c in scores["customer_id"].astype(str) if c in page]  # lists are artifacts, not in the page
+    executed = nbformat.read(f"{record.folder}/{notebook.executed}", as_version=4)
+    assert "of the physical limit" in str([c.get("outputs") for c in executed.cells])  # the one wording check

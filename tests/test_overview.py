@@ -61,16 +61,21 @@ def test_segment_mix_gives_shares_and_churn_rates():
         segment_mix(ds, "plan")
 
 
-def test_event_data_churn_flag_means_every_subscription_ended():
+def test_event_data_churn_flag_means_no_spell_is_active_at_as_of():
+    # a: ended in February, renewed into an open subscription -> active; b: ended in March -> churned;
+    # c: one subscription ends exactly at AS_OF -> churned by then (spells are [start, end));
+    # d: renewed at the instant the first ends, on AS_OF -> one spell, still active.
+    T = pd.Timestamp
     subs = pd.DataFrame(
         {
-            "customer_id": pd.array(["a", "a", "b"], dtype="string"),
-            "end_at": [pd.Timestamp("2024-02-01"), pd.NaT, pd.Timestamp("2024-03-01")],
+            "customer_id": pd.array(["a", "a", "b", "c", "d", "d"], dtype="string"),
+            "start_at": [T("2024-01-01"), T("2024-02-01"), T("2024-01-01"), T("2024-06-01"), T("2024-06-01"), AS_OF],
+            "end_at": [T("2024-02-01"), pd.NaT, T("2024-03-01"), AS_OF, AS_OF, pd.NaT],
         }
     )
     customers = _snapshot().tables["customers"].drop(columns="churned").drop_duplicates("customer_id")
     ds = Dataset("toy", {"customers": customers, "subscriptions": subs}, as_of=AS_OF, source="test")
-    assert customer_churned(ds).to_dict() == {"a": False, "b": True}
+    assert customer_churned(ds).to_dict() == {"a": False, "b": True, "c": True, "d": False}
 
 
 def test_churn_by_tenure_without_any_churn_flag_raises():

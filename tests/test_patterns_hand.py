@@ -1,13 +1,17 @@
 """Pattern functions on tiny hand-made tables, with answers counted by hand."""
 
+import ast
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from churnlab.errors import MissingTableError
+from churnlab.errors import MissingTableError, SchemaError
+from churnlab.patterns import population as population_module
 from churnlab.patterns.contacts import contact_frequency, contact_profile
-from churnlab.patterns.engagement import engagement_flags
+from churnlab.patterns.engagement import dated_events, engagement_flags
 from churnlab.patterns.event_study import divergence, summarise_weeks, weekly_activity
 from churnlab.patterns.exposure import compare_exposed
 from churnlab.patterns.funnel import compare_funnel, funnel_bottleneck, funnel_conversion
@@ -121,3 +125,31 @@ def test_a_missing_table_names_the_function_that_needs_it():
     ds = Dataset("x", {"customers": _customers(["a"])}, as_of="2024-06-30", source="test")
     with pytest.raises(MissingTableError, match="support_quality"):
         support_quality(ds, CUT)
+
+
+def test_patterns_never_import_the_synthetic_generator():
+    # layering: a pattern reads what the dataset says (tables, metadata), never a data source's internals
+    folder = Path(population_module.__file__).parent
+    offenders = []
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("churnlab.data.synthetic")]
+    assert offenders == []
+
+
+def test_the_old_population_name_still_gives_the_cutoff_profile():
+    assert population_module.population is population_module.cutoff_profile
+
+
+def test_dated_events_come_from_the_metadata_in_date_order_and_bad_entries_are_named():
+    meta = {"dated_events": [{"event": "price_rise", "date": "2024-07-01", "segment": "B2B"},
+                             {"event": "release", "date": "2024-03-15"}]}
+    ds = Dataset("m", {}, as_of="2024-12-31", source="test", metadata=meta)
+    events = dated_events(ds)
+    assert events["event"].tolist() == ["release", "price_rise"]
+    assert events["segment"].tolist() == [None, "B2B"]
+    bad = Dataset("m", {}, as_of="2024-12-31", source="test", metadata={"dated_events": [{"event": "x"}]})
+    with pytest.raises(SchemaError, match=r"metadata.dated_events\[0\]: expected a mapping with 'event' and 'date'"):
+        dated_events(bad)

@@ -10,12 +10,13 @@ import pytest
 
 from churnlab.features import build_features
 from churnlab.labels import make_label_times
-from churnlab.patterns.engagement import event_effect, world_event
+from churnlab.patterns.engagement import dated_events, event_effect, world_event
 from churnlab.patterns.event_study import event_study
 from churnlab.patterns.exposure import compare_exposed
-from churnlab.patterns.population import population
+from churnlab.patterns.population import cutoff_profile
 from churnlab.patterns.signals import signal_table
 from churnlab.patterns.usage import component_usage, usage_flags
+from churnlab.schema import Dataset
 
 synthetic = pytest.importorskip("churnlab.data.synthetic")
 
@@ -33,7 +34,7 @@ def pooled(world):
     dataset, _ = world
     frames = []
     for cut in CUTOFFS:
-        pop = population(dataset, cut, 30)
+        pop = cutoff_profile(dataset, cut, 30)
         flags = usage_flags(pop, dataset)
         comps = component_usage(dataset, pop)
         flags["stopped_any"] = comps[[c for c in comps if c.startswith("stopped_")]].fillna(False).any(axis=1).to_numpy()
@@ -70,6 +71,26 @@ def test_unsubscribes_jump_after_the_ui_change_in_the_hit_segment_only(world):
     other = effect.loc[("unsubscribe", "B2B" if event["segment"] == "B2C" else "B2C")]
     assert hit["difference_lower"] > 0
     assert hit["difference"] > other["difference_upper"]
+
+
+def test_the_world_writes_its_dated_shocks_into_metadata_and_they_survive_save_and_load(world, tmp_path):
+    dataset, truth = world
+    env = truth.spec.env()  # the days on which the simulation applies each shock
+    back = Dataset.load(dataset.save(tmp_path / "world"))
+    events = dated_events(back).set_index("event")
+    assert events.loc["ui_change", "date"] == truth.spec.start + pd.Timedelta(days=env.ui_day)
+    assert events.loc["ui_change", "segment"] == truth.knobs.ui_change_segment
+    assert events.loc["competitor_offer", "date"] == truth.spec.start + pd.Timedelta(days=env.comp_day)
+    assert world_event(back) == world_event(dataset)
+
+
+def test_a_dataset_without_dated_events_has_no_event_to_study():
+    # a UI change dated before the period never fires in the simulation, so none is recorded
+    dataset, _ = synthetic.generate(200, start="2024-01-01", end="2024-03-01", seed=1, ui_change_date="2023-06-01")
+    assert world_event(dataset) is None
+    assert dated_events(dataset)["event"].tolist() == ["competitor_offer"]
+    bare = Dataset("bare", {}, as_of="2024-03-01", source="test", metadata={"world": dataset.metadata["world"]})
+    assert world_event(bare) is None and dated_events(bare).empty  # no guessing from the knobs
 
 
 def test_falling_email_opens_and_sessions_precede_churn_in_the_event_study(world):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import nbformat
 import pytest
@@ -166,3 +167,139 @@ def test_key_numbers_are_formatted_for_people(value, shown):
     from churnlab.report import _number
 
     assert _number(value) == shown
+
+
+# ------------------------------------------------------------------------------------------------
+# security: no executable content beyond the report's own, whatever a notebook printed
+
+SCRIPT = "<script>document.title='x'</script>"
+IMG = "<img src=x onerror=alert(1)>"
+#: Code in raw markup: a script tag, an event attribute inside a tag, a script URL.
+RAW_CODE = re.compile(r"<script|<[a-z][^>]*\son[a-z]+\s*=|(?:javascript|vbscript):|data:text/html|<iframe|<object|<embed"
+                      r"|<base|http-equiv=.refresh|\sformaction=", re.I)
+
+
+def executable_content(page: str) -> list[str]:
+    """List what could run in ``page``, parsed independently of churnlab.sanitize (BeautifulSoup)."""
+    bs4 = pytest.importorskip("bs4")
+    soup = bs4.BeautifulSoup(page, "html.parser")
+    found = [f"<{t.name}>" for t in soup.find_all(["script", "iframe", "frame", "object", "embed", "applet", "base"])]
+    found += [f"meta refresh {m}" for m in soup.find_all("meta") if str(m.get("http-equiv", "")).lower() == "refresh"]
+    for tag in soup.find_all(True):
+        for name, value in tag.attrs.items():
+            text = " ".join(value) if isinstance(value, list) else str(value)
+            squashed = "".join(text.split()).lower()
+            if name.lower().startswith("on"):
+                found.append(f"{tag.name}[{name}]")
+            if squashed.startswith(("javascript:", "vbscript:", "data:text/html")):
+                found.append(f"{tag.name}[{name}]={text[:30]}")
+    return found
+
+
+def policy_of(page: str) -> str:
+    bs4 = pytest.importorskip("bs4")
+    metas = bs4.BeautifulSoup(page, "html.parser").find_all("meta", attrs={"http-equiv": "Content-Security-Policy"})
+    assert len(metas) == 1, "exactly one Content-Security-Policy meta tag"
+    return metas[0]["content"]
+
+
+@pytest.mark.parametrize("payload", [
+    SCRIPT,
+    IMG,
+    '<a href="javascript:alert(1)">click</a>',
+    '<a href=" JaVa&#x09;ScRiPt:alert(1)">tab inside the scheme</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">data page</a>',
+    '<iframe srcdoc="&lt;script&gt;alert(1)&lt;/script&gt;"></iframe><object data="x.swf"></object><embed src="x">',
+    '<base href="https://evil.example/"><meta http-equiv="refresh" content="0;url=https://evil.example/">',
+    '<svg onload="alert(1)"><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>',
+    '<svg><style><img src=x onerror=alert(1)></style></svg>',
+    '<form action="javascript:alert(1)"><button formaction="javascript:alert(1)">go</button></form>',
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></p></noscript>',
+    '<scr<script>ipt>alert(1)</script>',
+    '<div style="x" OnMouseOver="alert(1)">hover</div><body onload=alert(1)>',
+    '<script src="https://cdn.example/x.js"></script><link rel="import" href="https://evil.example/x.html">',
+])
+def test_sanitizing_removes_every_way_markup_can_run_code(payload):
+    from churnlab.sanitize import sanitize_html
+
+    page = f"<!DOCTYPE html><html><head><title>t</title></head><body><p>before</p>{payload}<p>after</p></body></html>"
+    out = sanitize_html(page)
+    assert RAW_CODE.search(page) or executable_content(page), "the payload carries code"  # so the test can fail
+    assert executable_content(out) == []
+    # and no raw tag with an event attribute or script anywhere, even in text a browser might parse as markup
+    # (an SVG <style>, <noscript>): churnlab escapes every "<" outside CSS
+    assert RAW_CODE.search(out) is None, RAW_CODE.search(out)
+    assert "script-src 'none'" in policy_of(out)
+    assert "<p>before</p>" in out and "<p>after</p>" in out  # the rest of the page stays
+
+
+def test_sanitizing_keeps_what_a_report_shows():
+    from churnlab.sanitize import sanitize_html
+
+    body = (f'<table class="dataframe"><tr><th>segment</th></tr><tr><td>B2B &amp; SMB</td></tr></table>'
+            f'<img alt="fig" src="data:image/png;base64,{PNG}"><a href="https://example.com/doc?a=1&amp;b=2">doc</a>'
+            '<style scoped>.dataframe td { text-align: right; }</style><p style="color: red">note</p>'
+            '<svg viewBox="0 0 2 2"><circle cx="1" cy="1" r="1"/></svg>')
+    out = sanitize_html(f"<html><head><meta charset='utf-8'></head><body>{body}</body></html>")
+    for kept in ("<td>B2B &amp; SMB</td>", f'src="data:image/png;base64,{PNG}"',
+                 'href="https://example.com/doc?a=1&amp;b=2"', ".dataframe td { text-align: right; }",
+                 'style="color: red"', '<circle cx="1" cy="1" r="1"/>', '<meta charset="utf-8">'):
+        assert kept in out, kept
+
+
+def test_the_policy_allows_exactly_the_reports_own_scripts_by_their_sha256():
+    import base64 as b64
+    import hashlib
+
+    from churnlab.sanitize import sanitize_html
+
+    own = "document.body.dataset.ready = '1';"
+    page = f"<html><head></head><body><script>{own}</script>{SCRIPT}</body></html>"
+    out = sanitize_html(page, allowed_scripts=[own])
+    assert out.count("<script") == 1 and f"<script>{own}</script>" in out
+    # the hash of the exact UTF-8 text, as CSP Level 3 "hash-source" defines it (computed here with hashlib)
+    expected = "'sha256-" + b64.b64encode(hashlib.sha256(own.encode()).digest()).decode() + "'"
+    policy = policy_of(out)
+    assert f"script-src {expected};" in policy
+    for directive in ("default-src 'none'", "img-src 'self' data:", "font-src data:", "base-uri 'none'",
+                      "object-src 'none'", "frame-src 'none'", "form-action 'none'"):
+        assert directive in policy, directive
+    assert "http" not in policy and "unsafe-eval" not in policy
+
+
+@pytest.fixture(scope="module")
+def injected_report(tmp_path_factory):
+    """A notebook fed markup through a parameter and through a data value, executed and rendered."""
+    papermill = pytest.importorskip("papermill")
+    from conftest import write_notebook
+
+    folder = tmp_path_factory.mktemp("injected")
+    csv = folder / "customers.csv"
+    csv.write_text(f'customer_id,segment\nc1,"{SCRIPT}"\nc2,"{IMG}"\nc3,B2B\n', encoding="utf-8")
+    source = write_notebook(
+        folder / "source.ipynb", 'customers_csv = ""\nsegment_label = "segment"',
+        "import pandas as pd\nfrom IPython.display import HTML, Markdown, display\ncustomers = pd.read_csv(customers_csv)",
+        # what a careless notebook does: data values and a parameter straight into Markdown and HTML
+        "display(Markdown(f'**{segment_label}**: the largest is ' + ', '.join(customers['segment'])))",
+        "display(HTML('<ul>' + ''.join(f'<li>{s}</li>' for s in customers['segment']) + '</ul>'))",
+        "customers",
+    )
+    parameters = {"customers_csv": str(csv), "segment_label": SCRIPT}
+    executed = folder / "00_overview.ipynb"
+    papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
+                               progress_bar=False)
+    run, nb = _records(folder)
+    nb = NotebookRecord(**{**nb.__dict__, "parameters": parameters})
+    return render_notebook(executed, folder / nb.report, run, nb), executed
+
+
+def test_markup_injected_through_a_parameter_and_a_data_value_cannot_run(injected_report):
+    report, executed = injected_report
+    raw = executed.read_text(encoding="utf-8")
+    assert "<script>document.title" in raw and "onerror=alert(1)" in raw  # the notebook did print the markup
+    page = report.read_text(encoding="utf-8")
+    assert executable_content(page) == []
+    assert "script-src 'none'" in policy_of(page)
+    # the header shows the parameter as text a reader can see, not as markup
+    assert "&lt;script&gt;document.title=&#x27;x&#x27;&lt;/script&gt;" in page
+    assert "B2B" in page  # the harmless value still shows

@@ -172,9 +172,9 @@ def test_a_notebook_finds_its_run_folder_in_churnlab_run_dir(project):
     write_notebook(
         project / "notebooks" / "writes.ipynb",
         'data_dir = ""',
-        "import os\nfrom pathlib import Path\nfrom churnlab.config import output_dir\n"
+        "import os\nfrom pathlib import Path\nfrom churnlab.notebook import output_path\n"
         "Path(os.environ['CHURNLAB_RUN_DIR'], 'by_env.txt').write_text('x')\n"
-        "(output_dir() / 'by_helper.txt').write_text('y')",
+        "output_path('by_helper.txt').write_text('y')",
     )
     spec = project / "experiments" / "writes.yaml"
     spec.write_text(f"name: writes\n{SHOP}notebooks: [notebooks/writes.ipynb]\nkey_metrics: []\n")
@@ -186,12 +186,13 @@ def test_a_notebook_finds_its_run_folder_in_churnlab_run_dir(project):
 
 
 def test_outside_a_run_notebook_files_go_to_the_git_ignored_scratch_folder(project, monkeypatch):
-    from churnlab.config import RUN_DIR_ENV, output_dir
+    from churnlab.config import RUN_DIR_ENV
+    from churnlab.notebook import output_path
 
     monkeypatch.delenv(RUN_DIR_ENV, raising=False)
-    assert output_dir() == project / "scratch"
-    monkeypatch.setenv(RUN_DIR_ENV, str(project / "runs" / "r1"))
-    assert output_dir() == project / "runs" / "r1"
+    assert output_path("at_risk.csv") == project / "scratch" / "at_risk.csv"
+    ignored = subprocess.run(["git", "check-ignore", "-q", "scratch/at_risk.csv"], cwd=Path(__file__).parents[1])
+    assert ignored.returncode == 0
 
 
 def test_an_interrupted_save_keeps_the_last_good_copy_of_the_executed_notebook(tmp_path, monkeypatch):

@@ -74,10 +74,16 @@ def test_a_missing_column_names_table_and_column():
     assert problems_of(tiny_dataset(events=events)) == ["events.event_type: expected a column of string values; it is missing"]
 
 
-def test_a_wrong_dtype_names_the_column_and_the_dtype_found():
+def test_text_in_a_numeric_column_is_named_with_the_text_found():
     tickets = tiny_dataset()["tickets"].assign(line=["two"])
     (msg,) = problems_of(tiny_dataset(tickets=tickets))
-    assert msg.startswith("tickets.line: expected dtype int, found")
+    assert msg == "tickets.line: expected numbers (int), found text 'two'; 1 rows, e.g. a"
+
+
+def test_a_wrong_dtype_names_the_column_the_dtype_and_values_found():
+    customers = tiny_dataset()["customers"].assign(churned=["Yes", "No"])
+    (msg,) = problems_of(tiny_dataset(customers=customers))
+    assert msg.startswith("customers.churned: expected dtype bool, found") and "'Yes', 'No'" in msg
 
 
 def test_timezone_aware_timestamps_are_rejected_as_not_utc_naive():
@@ -109,7 +115,10 @@ def test_a_timestamp_after_as_of_is_reported():
 def test_values_outside_the_vocabulary_are_reported_with_what_was_found():
     customers = tiny_dataset()["customers"].assign(segment=["B2B", "SMB"])
     (msg,) = problems_of(tiny_dataset(customers=customers))
-    assert msg == "customers.segment: expected one of ['B2B', 'B2C'] (found SMB); 1 rows, e.g. b"
+    assert msg == (
+        "customers.segment: expected one of ['B2B', 'B2C'] (found SMB; declare it under vocabulary: segments); "
+        "1 rows, e.g. b"
+    )
 
 
 def test_unknown_customer_ids_in_activity_tables_are_reported():
@@ -186,3 +195,81 @@ def test_the_fingerprint_is_stable_across_processes():
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
     here = fingerprint({"t": pd.DataFrame({"customer_id": ["a", "b"], "n": [1, 2]})})
     assert runs == {here + "\n"}
+
+
+def test_a_declared_vocabulary_replaces_the_default_and_is_checked():
+    customers = tiny_dataset()["customers"].assign(segment=["SMB", "Enterprise"])
+    ds = tiny_dataset(customers=customers)
+    assert not validate(ds).ok
+    ds.metadata = {"vocabulary": {"segments": ["SMB", "Enterprise"]}}
+    assert validate(ds).ok, str(validate(ds))
+    assert ds.vocabulary("segments") == ("SMB", "Enterprise")
+    assert ds.vocabulary("funnel_stages") == ("visit", "signup", "activation", "first_payment")  # the default
+
+
+def test_a_declared_vocabulary_survives_save_and_load(tmp_path):
+    ds = tiny_dataset()
+    ds.metadata = {"vocabulary": {"funnel_stages": ["visit", "demo_call", "signup"], "csat_scale": [1, 10]}}
+    back = Dataset.load(ds.save(tmp_path / "tiny"))
+    assert back.vocabulary("funnel_stages") == ("visit", "demo_call", "signup")
+    assert back.vocabulary("csat_scale") == (1.0, 10.0)
+
+
+def test_an_unusable_vocabulary_is_refused_when_the_dataset_is_built():
+    with pytest.raises(SchemaError, match="email_channels: expected a subset of message_channels"):
+        Dataset("x", {}, as_of=AS_OF, source="test",
+                metadata={"vocabulary": {"message_channels": ["sms"], "email_channels": ["email"]}})
+    with pytest.raises(SchemaError, match="unknown entry 'stages'"):
+        Dataset("x", {}, as_of=AS_OF, source="test", metadata={"vocabulary": {"stages": ["a"]}})
+    with pytest.raises(SchemaError, match="unknown entry 'colours'"):
+        tiny_dataset().vocabulary("colours")
+
+
+def test_declared_channels_without_email_have_no_email_like_channel():
+    ds = Dataset("x", {}, as_of=AS_OF, source="test", metadata={"vocabulary": {"message_channels": ["sms", "push"]}})
+    assert ds.vocabulary("email_channels") == ()
+
+
+def test_values_outside_their_range_are_reported_with_the_range_and_what_was_found():
+    tickets = tiny_dataset()["tickets"].assign(hours_to_resolve=[-2.0], csat=[7.0])
+    customers = tiny_dataset()["customers"].assign(monthly_fee=[10.0, -1.5])
+    assert problems_of(tiny_dataset(tickets=tickets, customers=customers)) == [
+        "customers.monthly_fee: expected values >= 0 (found -1.5); 1 rows, e.g. b",
+        "tickets.hours_to_resolve: expected values >= 0 (found -2); 1 rows, e.g. a",
+        "tickets.csat: expected values on the csat scale 1-5 (found 7); 1 rows, e.g. a",
+    ]
+
+
+def test_csat_is_checked_on_the_declared_scale_and_nps_on_0_to_10():
+    surveys = pd.DataFrame({"customer_id": ["a", "b", "a"], "answered_at": pd.to_datetime(["2024-03-01"] * 3),
+                            "kind": ["nps", "csat", "csat"], "score": [11.0, 7.0, 9.0]})
+    ds = tiny_dataset(surveys=surveys)
+    assert problems_of(ds) == [
+        "surveys.score: expected NPS scores between 0 and 10 where kind is nps (found 11); 1 rows, e.g. a",
+        "surveys.score: expected CSAT scores on the csat scale 1-5 where kind is csat (found 7 to 9); 2 rows, e.g. b, a",
+    ]
+    ds.metadata = {"vocabulary": {"csat_scale": [0, 10]}}
+    assert problems_of(ds) == [
+        "surveys.score: expected NPS scores between 0 and 10 where kind is nps (found 11); 1 rows, e.g. a"
+    ]
+
+
+def test_a_null_id_is_reported_by_its_row_number():
+    customers = tiny_dataset()["customers"].assign(customer_id=pd.array(["a", None], dtype="string"))
+    assert "customers.customer_id: expected no missing values; 1 rows, e.g. row 2" in problems_of(
+        tiny_dataset(customers=customers))
+
+
+def test_a_snapshot_without_a_churn_flag_is_a_problem():
+    ds = Dataset("snap", {"customers": tiny_dataset()["customers"]}, as_of=AS_OF, source="test", kind="snapshot")
+    assert problems_of(ds) == [
+        "customers.churned: expected a churn flag in a snapshot dataset; it is missing "
+        "(a files config declares it with churn: {column: ...})"
+    ]
+
+
+def test_timestamps_with_mixed_timezones_built_in_python_are_named():
+    events = tiny_dataset()["events"].astype({"timestamp": object})
+    events["timestamp"] = [pd.Timestamp("2024-01-05", tz="UTC"), pd.Timestamp("2024-02-03", tz="Europe/Berlin")]
+    (msg,) = problems_of(tiny_dataset(events=events))
+    assert msg.startswith("events.timestamp: expected timezone-naive UTC datetimes, found timezones")

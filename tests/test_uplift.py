@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from churnlab.errors import AnalysisError, ModelError
 from churnlab.experiment.uplift import (
@@ -85,7 +87,7 @@ def test_learners_refuse_a_single_class_or_unfitted_use():
     frame, _ = experiment(n=500)
     with pytest.raises(ModelError, match="single outcome class"):
         TLearner(params=FAST).fit(frame[["x0"]], frame["arm"] == "offer", np.ones(len(frame)))
-    with pytest.raises(ModelError, match="not fitted"):
+    with pytest.raises(NotFittedError):
         XLearner(0.9).predict_uplift(frame[["x0"]])
     with pytest.raises(AnalysisError, match="lacks columns"):
         fit_uplift_by_arm(frame, ["nope"], "y", PLAN)
@@ -204,3 +206,41 @@ def test_default_learners_do_not_invent_heterogeneity_from_noise_at_a_ten_percen
     y = (rng.random(n) < 0.75 + 0.03 * w).astype(float)
     model = XLearner(propensity=0.9, random_state=0).fit(x, w, y)
     assert np.std(model.predict_uplift(x)) < 0.10
+
+
+def test_learners_are_sklearn_estimators_that_clone_and_default_the_propensity_to_the_treated_share():
+    frame, _ = experiment(n=2000, seed=9)
+    X, w, y = frame[["x0", "x1", "x2"]], frame["arm"] == "offer", frame["y"]
+    x = XLearner(params=FAST, random_state=2)
+    assert x.get_params() == {"propensity": None, "params": FAST, "random_state": 2}
+    fitted = x.fit(X, w, y)
+    assert fitted is x and x.propensity_ == pytest.approx(w.mean())  # the design's share, as realised in the rows
+    assert list(x.feature_names_in_) == ["x0", "x1", "x2"] and x.n_features_in_ == 3
+    twin = clone(x)
+    assert not hasattr(twin, "mu1_") and twin.get_params() == x.get_params()
+    # the known share given explicitly equals the default when the rows realise it exactly
+    given = XLearner(propensity=float(w.mean()), params=FAST, random_state=2).fit(X, w, y)
+    np.testing.assert_array_equal(given.predict_uplift(X), x.predict_uplift(X))
+    np.testing.assert_array_equal(x.predict(X), x.predict_uplift(X))
+    t = TLearner(params=FAST).fit(X.to_numpy(), w.to_numpy(), y.to_numpy())
+    assert not hasattr(t, "feature_names_in_") and t.predict_uplift(X.to_numpy()).shape == (2000,)
+
+
+@pytest.mark.parametrize("case,kwargs,words", [
+    ("treatment not 0/1", {"treatment": "arm"}, "treatment must be 0/1 or bool"),
+    ("a missing outcome", {"y": "y_null"}, "y has 1 missing value"),
+    ("text features", {"X": "text"}, "X.x0 has dtype"),
+    ("lengths that differ", {"y": "short"}, "same number of rows"),
+    ("a 1-D X", {"X": "flat"}, "must be 2-D"),
+])
+def test_uplift_learners_name_the_bad_input(case, kwargs, words):
+    frame, _ = experiment(n=300)
+    inputs = {"X": frame[["x0", "x1"]], "treatment": frame["arm"] == "offer", "y": frame["y"]}
+    bad = {"arm": frame["arm"], "y_null": frame["y"].where(frame.index != 5), "short": frame["y"].iloc[:-1],
+           "text": frame[["x0", "x1"]].astype(str), "flat": frame["x0"].to_numpy()}
+    inputs.update({k: bad[v] for k, v in kwargs.items()})
+    with pytest.raises(ModelError, match=words):
+        TLearner(params=FAST).fit(**inputs)
+    fitted = TLearner(params=FAST).fit(frame[["x0", "x1"]], frame["arm"] == "offer", frame["y"])
+    with pytest.raises(ModelError, match="X has 3 features; the learner was fitted on 2"):
+        fitted.predict_uplift(frame[["x0", "x1", "x2"]])

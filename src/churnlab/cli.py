@@ -1,7 +1,8 @@
 """Command line: a thin layer over the library (``churnlab --help``).
 
-Exit codes: 0 success; 1 a notebook failed (``run``) or data has problems (``data validate``);
-2 bad spec or input (one red ``error:`` line); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+Exit codes: 0 success; 1 a notebook failed (``run``) or an unforeseen error; 2 bad spec or input
+(one red ``error:`` line, or every problem of the data one per line); 130 interrupted (Ctrl-C);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -57,34 +58,79 @@ def data_list() -> None:
     click.echo("churnlab data describe|validate also take a files config (.yaml) or a folder written by Dataset.save.")
 
 
+def _unexpected(what: str, exc: Exception) -> None:
+    """One red line for an error churnlab did not foresee (a bug to report), never a traceback."""
+    click.secho(f"error: {what} failed unexpectedly: {type(exc).__name__}: {exc}", fg="red", err=True)
+    sys.exit(1)
+
+
 @data.command("describe")
 @click.argument("source")
 def data_describe(source: str) -> None:
-    """Describe SOURCE (a name, a files config or a dataset folder): tables, rows, dates, churn rate."""
+    """Describe SOURCE (a name, a files config or a dataset folder): tables, rows, dates, churn rate.
+
+    The data is validated first: any problem is listed instead (exit 2), as `data validate` does.
+    """
     from churnlab.data import load
     from churnlab.data.summary import overall_churn_rate, summarize
 
     ds = load(source)
+    try:
+        table = summarize(ds)
+        for col in ("first", "last"):
+            table[col] = table[col].dt.date.astype("string").fillna("-")
+        rate = overall_churn_rate(ds)
+    except ChurnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - describe never shows a traceback
+        _unexpected(f"describing {source}", exc)
     click.echo(f"{ds.name}: {ds.description or ds.source}")
     click.echo(f"source: {ds.source}\nas_of: {ds.as_of.date()}  kind: {ds.kind}  fingerprint: {ds.fingerprint}")
-    table = summarize(ds)
-    for col in ("first", "last"):
-        table[col] = table[col].dt.date.astype("string").fillna("-")
     click.echo(table.to_string(index=False))
-    rate = overall_churn_rate(ds)
     click.echo(f"churn rate: {rate:.1%}" if rate is not None else "churn rate: defined by a label window (see labels)")
 
 
 @data.command("validate")
 @click.argument("source")
 def data_validate(source: str) -> None:
-    """Validate SOURCE against the canonical schema; list every problem, exit 1 if any."""
+    """Validate SOURCE against the canonical schema; list every problem and exit 2 if there is any."""
     from churnlab.data import load
     from churnlab.schema import validate
 
-    report = validate(load(source))
-    click.echo(str(report))
-    sys.exit(0 if report.ok else 1)
+    try:
+        report = validate(load(source, validate=False))
+    except ChurnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - validate never shows a traceback
+        _unexpected(f"validating {source}", exc)
+    if report.ok:
+        click.echo(str(report))
+        return
+    click.secho(f"error: {report}", fg="red", err=True)
+    sys.exit(2)
+
+
+@data.command("init")
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None, help="Config file [FOLDER/churnlab.yaml].")
+@click.option("--name", default=None, help="Dataset name [the folder's name].")
+@click.option("--force", is_flag=True, help="Replace an existing config.")
+def data_init(folder: Path, out: Path | None, name: str | None, force: bool) -> None:
+    """Scaffold a files config from FOLDER's CSV/Parquet files; every guess is marked for review."""
+    from churnlab.data.scaffold import scaffold_config, write_config
+
+    try:
+        scaffold = scaffold_config(folder, name=name)
+        path = write_config(scaffold, out or folder / "churnlab.yaml", overwrite=force)
+    except ChurnlabError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - init never shows a traceback
+        _unexpected(f"scaffolding {folder}", exc)
+    tables = ", ".join(f"{t.table} <- {t.file}" for t in scaffold.tables) or "none"
+    click.echo(f"wrote {path} ({scaffold.kind}): {tables}")
+    for line in scaffold.problems():
+        click.echo(f"  not mapped: {line}")
+    click.echo(f"review every '# review:' line, then: churnlab data validate {path}")
 
 
 @data.command("generate")

@@ -76,26 +76,6 @@ def runs_dir() -> Path:
 
 
 #: Environment variable that holds the run folder while ``churnlab run`` executes a notebook; the runner
-#: sets it in the kernel's environment, so files a notebook writes can land next to its executed copy.
+#: sets it in the kernel's environment, so files a notebook writes land next to its executed copy
+#: (:func:`churnlab.notebook.output_path`; outside a run they go to the git-ignored ``scratch/``).
 RUN_DIR_ENV = "CHURNLAB_RUN_DIR"
-
-
-def scratch_dir() -> Path:
-    """Folder for files a notebook writes outside ``churnlab run`` (git-ignored): ``<root>/scratch``."""
-    return project_root() / "scratch"
-
-
-def output_dir() -> Path:
-    """Where a notebook's own files go: the run folder under ``churnlab run``, else :func:`scratch_dir`.
-
-    The run folder comes from :data:`RUN_DIR_ENV`. Outside a run (JupyterLab) customer lists and other
-    files belong in the git-ignored ``scratch/`` folder, never next to the notebooks. The folder is
-    not created here (nothing in this module does I/O); a caller that writes creates it.
-
-    Returns
-    -------
-    Path
-        Absolute folder path.
-    """
-    env = os.environ.get(RUN_DIR_ENV, "").strip()
-    return Path(env).resolve() if env else scratch_dir()

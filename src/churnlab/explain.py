@@ -1,9 +1,12 @@
 """Why the model scores a customer as it does: SHAP values, importances and reason codes in plain words.
 
 SHAP values of the XGBoost model come from XGBoost's own ``pred_contribs`` (exact TreeSHAP; shap's
-TreeExplainer hands XGBoost models to the same routine, FIELD_NOTES "SHAP and XGBoost"). Each row's
-values plus the base value sum to the model's margin (log-odds). Reason codes are a customer's
-features with the largest positive contributions, worded by
+TreeExplainer hands XGBoost models to the same routine, FIELD_NOTES "SHAP and XGBoost"), computed in
+batches of rows so memory stays bounded however many rows are explained. Each row's values plus the
+base value sum to the model's margin (log-odds). :meth:`Explanation.to_shap` (or ``.shap``) hands the
+same numbers to the ``shap`` package as a ``shap.Explanation`` with readable feature names, so
+``shap.plots.beeswarm``, ``waterfall``, ``scatter`` and ``bar`` work on it. Reason codes are a
+customer's features with the largest positive contributions, worded by
 :func:`churnlab.features.describe_feature` ("no session for 24 days", "2 unresolved tickets").
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,11 +24,17 @@ from churnlab import config as C
 from churnlab.errors import ModelError
 from churnlab.features import describe_feature
 
+if TYPE_CHECKING:
+    import shap
+
 __all__ = [
+    "DEFAULT_BATCH_SIZE",
     "Explanation",
+    "FEATURE_LABELS",
     "MECHANISM_FEATURES",
     "drivers_found",
     "explain",
+    "feature_label",
     "global_importance",
     "importance_by_segment",
     "reason_codes",
@@ -71,6 +81,46 @@ class Explanation:
         return Explanation(self.values.iloc[idx].reset_index(drop=True), self.base_value,
                            self.data.iloc[idx].reset_index(drop=True), self.keys.iloc[idx].reset_index(drop=True))
 
+    def to_shap(self, feature_names: Mapping[str, str] | None = None) -> shap.Explanation:
+        """Return these values as a ``shap.Explanation`` for shap's own plots.
+
+        Parameters
+        ----------
+        feature_names : dict of str to str, optional
+            Display name of a feature, overriding :func:`feature_label` (e.g. for a user's own columns).
+
+        Returns
+        -------
+        shap.Explanation
+            ``values`` (rows × features, log-odds), ``base_values`` (the base value on every row),
+            ``data`` (numbers; a text or categorical column as category codes in sorted order, missing
+            as NaN, so beeswarm and scatter can colour by it), ``display_data`` (the values as given,
+            decimals to 3 significant digits: a waterfall shows ``B2B``, not its code, and ``6.8``, not
+            ``6.799``) and readable ``feature_names``.
+
+        Notes
+        -----
+        ``shap.plots.beeswarm(e)``, ``shap.plots.bar(e)``, ``shap.plots.scatter(e[:, "Tenure days"])``
+        and ``shap.plots.waterfall(e[0])`` draw it. Customer ids are not passed (plots end in reports).
+        """
+        import shap
+
+        names = [(feature_names or {}).get(c, feature_label(c)) for c in self.values.columns]
+        n = len(self.values)
+        return shap.Explanation(
+            values=self.values.to_numpy(dtype=float),
+            base_values=np.full(n, self.base_value, dtype=float),
+            data=np.column_stack([_numeric(self.data[c]) for c in self.data.columns]) if n else
+            np.empty((0, self.data.shape[1])),
+            display_data=np.column_stack([_display(self.data[c]) for c in self.data.columns]) if n else None,
+            feature_names=names,
+        )
+
+    @property
+    def shap(self) -> shap.Explanation:
+        """These values as a ``shap.Explanation`` with readable names (:meth:`to_shap`)."""
+        return self.to_shap()
+
     def __len__(self) -> int:
         return len(self.values)
 
@@ -83,7 +133,13 @@ class Explanation:
                 + self.summary.head(15).to_html(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
-def explain(model, X: pd.DataFrame, keys: pd.DataFrame | None = None) -> Explanation:
+#: Rows per call to the model's tree contributions (OPINIONS.md, "SHAP batch size"): the encoded
+#: batch and XGBoost's work buffers stay a few MB whatever the number of rows; only the result grows.
+DEFAULT_BATCH_SIZE = 10_000
+
+
+def explain(model, X: pd.DataFrame, keys: pd.DataFrame | None = None, *,
+            batch_size: int | None = DEFAULT_BATCH_SIZE) -> Explanation:
     """Compute SHAP values of an XGBoost churn model for the rows of X.
 
     Parameters
@@ -94,21 +150,27 @@ def explain(model, X: pd.DataFrame, keys: pd.DataFrame | None = None) -> Explana
         Feature columns, as in training.
     keys : DataFrame, optional
         ``customer_id, cutoff`` of each row, carried to reason codes.
+    batch_size : int or None, default :data:`DEFAULT_BATCH_SIZE`
+        Rows per call to the model; ``None`` explains all rows in one call. The values do not depend
+        on it (each row's TreeSHAP is computed on its own).
 
     Returns
     -------
     Explanation
+        Use ``.shap`` for a ``shap.Explanation`` (shap's plots).
 
     Raises
     ------
     ModelError
-        When the model has no tree contributions (e.g. a logistic baseline).
+        When the model has no tree contributions (e.g. a logistic baseline), X has no rows, keys
+        have another number of rows, or ``batch_size`` is not a positive integer.
 
     Notes
     -----
     Additivity: ``sum_j phi_ij + phi_0 = margin_i`` (Lundberg & Lee 2017, eq. 1; Lundberg et al. 2020,
-    TreeSHAP). Cost grows with rows × trees × depth²: explain a sample for plots (FIELD_NOTES: 10k rows
-    ~8 s for 200 depth-6 trees on 2 threads).
+    TreeSHAP), to float32 precision (XGBoost computes in float32). Cost grows with rows × trees ×
+    depth²: explain a sample for plots (FIELD_NOTES: 10k rows ~8 s for 200 depth-6 trees on 2 threads).
+    Memory: the result (rows × features, float32) plus one batch.
 
     References
     ----------
@@ -117,14 +179,96 @@ def explain(model, X: pd.DataFrame, keys: pd.DataFrame | None = None) -> Explana
     """
     if not hasattr(model, "contributions"):
         raise ModelError(f"explain: {type(model).__name__} has no tree contributions; explain the XGBoost model")
-    contrib = model.contributions(X)
-    base = float(contrib["base_value"].iloc[0])
-    values = contrib.drop(columns=["base_value"])
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ModelError(f"explain: batch_size must be a positive integer or None, got {batch_size!r}")
+    if len(X) == 0:
+        raise ModelError("explain: X has no rows; expected at least one row of features")
+    if keys is not None and len(keys) != len(X):
+        raise ModelError(f"explain: keys has {len(keys)} rows, X has {len(X)}; expected one key row per row of X")
+    values, base = _contributions(model, X, batch_size or len(X))
     data = X[list(values.columns)].reset_index(drop=True)
     if keys is None:
         keys = pd.DataFrame({C.CUSTOMER_ID: pd.Series([pd.NA] * len(X), dtype="string"),
                              C.CUTOFF: pd.Series([pd.NaT] * len(X), dtype="datetime64[ns]")})
     return Explanation(values=values, base_value=base, data=data, keys=keys.reset_index(drop=True))
+
+
+def _contributions(model, X: pd.DataFrame, batch_size: int) -> tuple[pd.DataFrame, float]:
+    """Feature contributions (rows × features) and the base value, computed ``batch_size`` rows at a time."""
+    values: np.ndarray | None = None
+    columns: list[str] = []
+    base = np.nan
+    for start in range(0, len(X), batch_size):
+        batch = model.contributions(X.iloc[start:start + batch_size])
+        if values is None:
+            columns = [c for c in batch.columns if c != "base_value"]
+            values = np.empty((len(X), len(columns)), dtype=batch[columns[0]].dtype if columns else np.float32)
+            base = float(batch["base_value"].iloc[0])
+        values[start:start + len(batch)] = batch[columns].to_numpy()
+    return pd.DataFrame(values, columns=columns, copy=False), base
+
+
+def _numeric(column: pd.Series) -> np.ndarray:
+    """Turn a feature column into float64 for shap's colours: numbers as they are, categories as sorted codes."""
+    if column.dtype.kind in "fiub":
+        return column.to_numpy(dtype=float, na_value=np.nan)
+    text = column.astype("string")
+    codes = pd.Categorical(text, categories=sorted(text.dropna().unique())).codes.astype(float)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def _display(column: pd.Series) -> np.ndarray:
+    """Turn a feature column into objects for shap's labels: text as given, numbers to 3 significant digits."""
+    if column.dtype.kind == "f":
+        return np.array([float(f"{v:.3g}") for v in column.to_numpy(dtype=float)], dtype=object)
+    out = column.astype(object).to_numpy(copy=True)
+    out[pd.isna(out)] = np.nan
+    return out
+
+
+#: Display names that the generic rule of :func:`feature_label` would word badly.
+FEATURE_LABELS: dict[str, str] = {
+    "session_ratio_7d_90d": "Sessions last 7 days vs 90-day pace",
+    "sessions_30d_vs_segment": "Sessions (30 days) vs segment",
+    "sessions_per_active_day_30d": "Sessions per active day (30 days)",
+    "recency_vs_rhythm": "Usual sessions missed since the last",
+    "activated_14d": "Activated within 14 days",
+    "tickets_no_fcr_90d": "Tickets not solved at first contact (90 days)",
+    "bad_tickets_90d": "Bad support experiences (90 days)",
+    "bad_tickets_30d": "Bad support experiences (30 days)",
+    "email_open_rate_drop": "Drop in email open rate",
+    "tickets_emotional_90d": "Complaints (90 days)",
+    "tickets_financial_30d": "Billing tickets (30 days)",
+    "overdue_invoices": "Invoices past due",
+    "components_stopped": "Components stopped",
+    "monthly_fee": "Monthly fee",
+}
+
+_ACRONYMS = {"nps": "NPS", "csat": "CSAT", "fcr": "FCR", "ui": "UI", "id": "ID"}
+
+
+def feature_label(name: str) -> str:
+    """Name a feature for people: words, acronyms in capitals, a trailing window as "(N days)".
+
+    Examples
+    --------
+    >>> feature_label("days_since_last_session"), feature_label("sessions_7d"), feature_label("last_nps")
+    ('Days since last session', 'Sessions (7 days)', 'Last NPS')
+    >>> feature_label("session_ratio_7d_90d"), feature_label("Contract")
+    ('Sessions last 7 days vs 90-day pace', 'Contract')
+    """
+    if name in FEATURE_LABELS:
+        return FEATURE_LABELS[name]
+    window = re.search(r"_(\d+)d$", name)
+    stem = name[: window.start()] if window else name
+    words = [_ACRONYMS.get(w.lower(), w) for w in re.split(r"[_\s]+", stem) if w]
+    if not words:
+        return name
+    label = " ".join(words)
+    label = label[0].upper() + label[1:]
+    return f"{label} ({window.group(1)} days)" if window else label
 
 
 def global_importance(explanation: Explanation) -> pd.DataFrame:

@@ -1,4 +1,12 @@
-"""Label times: which customers are scored at each cutoff, and whether they churned after it.
+"""Customer spells (the one "active at t") and label times: who is scored at each cutoff, and who churned after it.
+
+Spells: a customer's overlapping or back-to-back subscriptions merge into one spell
+(:func:`customer_spells`); :func:`active_at`, :func:`active_customers_at` and :func:`churned_by` are the
+only definition of "active at t" and "churned by t" in the package (metrics, patterns, the campaign
+audience and the data overview all call them). A spell is the half-open interval ``[start, end)``:
+active at ``t`` means ``start < t < end`` (``start <= t`` with ``include_cutoff``); churned by ``t``
+means every spell started before ``t`` ended at or before it. OPINIONS.md, "Active at t: which edge
+is closed".
 
 A label time is a row (``customer_id``, ``cutoff``, ``label``): the customer was active at the cutoff,
 and ``label`` says whether they churned in the window ``(cutoff + gap, cutoff + gap + horizon]``.
@@ -9,8 +17,8 @@ stored with the table in :class:`LabelTimes`.
 Three churn definitions:
 
 - ``subscription`` (contractual): churn = all the customer's subscriptions have ended. A customer is
-  active at the cutoff when a subscription started before it and had not ended by it; the churn
-  time is the end of that run of (merged, overlapping or back-to-back) subscriptions.
+  in the population when a spell is active at the cutoff (:func:`active_at`); the churn time is the
+  end of that spell.
 - ``inactivity`` (non-contractual, e.g. CDNOW purchases): churn = no event at all in the window.
   Every customer who signed up before the cutoff is in the population.
 - ``snapshot`` (Telco, MLC: one row per customer, no dates): label = ``customers.churned`` at a
@@ -29,12 +37,13 @@ from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["LabelTimes", "make_label_times", "monthly_cutoffs", "population", "default_definition", "DEFINITIONS"]
+__all__ = [
+    "LabelTimes", "make_label_times", "monthly_cutoffs", "population", "default_definition", "DEFINITIONS",
+    "customer_spells", "active_at", "active_customers_at", "churned_by",
+]
 
 #: Churn definitions understood by :func:`make_label_times`.
 DEFINITIONS = ("subscription", "inactivity", "snapshot")
-
-_FAR_FUTURE = pd.Timestamp("2262-04-01")
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,168 @@ class LabelTimes:
     def _repr_html_(self) -> str:
         head = ", ".join(f"{k}={v}" for k, v in self.settings.items())
         return f"<p><b>LabelTimes</b> {self.dataset} ({head})</p>" + self.summary.to_html(index=False)
+
+
+# --- customer spells: the one "active at t" --------------------------------------------------------
+
+#: Stand-in end of a running spell inside the merge only (pandas' last representable day is 2262-04-11).
+_OPEN_END = pd.Timestamp("2262-04-01")
+
+
+def customer_spells(subscriptions: pd.DataFrame, cutoff=None, *, include_cutoff: bool = False) -> pd.DataFrame:
+    """Merge each customer's overlapping or back-to-back subscriptions into spells, as of ``cutoff``.
+
+    A subscription is the half-open interval ``[start_at, end_at)``; a customer's intervals that
+    overlap or touch (a renewal starting the instant the previous one ends) form one spell, so
+    renewals never count as churn. OPINIONS.md, "Active at t: which edge is closed".
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        ``customer_id, start_at, end_at[, churn_reason]`` (canonical ``subscriptions``).
+    cutoff : timestamp, optional
+        Only subscriptions started at or before it are read, and only spells that began strictly
+        before it are returned (at or before it with ``include_cutoff``): a renewal starting exactly
+        at the cutoff continues its spell, a spell beginning there is not observed yet. An ``end_at``
+        after the cutoff is unknown then and becomes missing (the spell is still running). None
+        reads everything.
+    include_cutoff : bool, default False
+        Whether a spell beginning exactly at ``cutoff`` is returned.
+
+    Returns
+    -------
+    DataFrame
+        One row per customer and spell, sorted by customer and start: ``customer_id, spell`` (0 for
+        the first), ``start_at``, ``end_at`` (NaT while running), ``churn_reason`` (of the spell's
+        last subscription; missing while running).
+
+    Raises
+    ------
+    SchemaError
+        When a column is missing.
+
+    Examples
+    --------
+    >>> subs = pd.DataFrame({"customer_id": ["a", "a"], "start_at": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+    ...                      "end_at": pd.to_datetime(["2024-02-01", "2024-03-01"])})
+    >>> customer_spells(subs)[["spell", "start_at", "end_at"]].astype(str).values.tolist()
+    [['0', '2024-01-01', '2024-03-01']]
+    """
+    require_columns(subscriptions, [C.CUSTOMER_ID, "start_at", "end_at"], table="subscriptions")
+    keep = [c for c in [C.CUSTOMER_ID, "start_at", "end_at", "churn_reason"] if c in subscriptions]
+    subs = subscriptions[keep].copy()
+    subs["start_at"] = subs["start_at"].astype("datetime64[ns]")
+    subs["end_at"] = subs["end_at"].astype("datetime64[ns]")
+    if "churn_reason" not in subs:
+        subs["churn_reason"] = pd.NA
+    if cutoff is not None:
+        cutoff = pd.Timestamp(cutoff)
+        subs = subs[subs["start_at"] <= cutoff]
+        unknown = subs["end_at"] > cutoff
+        subs.loc[unknown, "end_at"] = pd.NaT
+        subs.loc[unknown, "churn_reason"] = pd.NA
+    subs = subs.sort_values([C.CUSTOMER_ID, "start_at"], kind="mergesort").reset_index(drop=True)
+    end = subs["end_at"].fillna(_OPEN_END)
+    prev_end = end.groupby(subs[C.CUSTOMER_ID]).cummax().groupby(subs[C.CUSTOMER_ID]).shift()
+    new_spell = prev_end.isna() | (subs["start_at"] > prev_end)
+    subs["spell"] = new_spell.astype(int).groupby(subs[C.CUSTOMER_ID]).cumsum() - 1
+    subs["_end"] = end
+    out = subs.groupby([C.CUSTOMER_ID, "spell"], sort=True).agg(
+        start_at=("start_at", "min"), end_at=("_end", "max"), churn_reason=("churn_reason", "last")).reset_index()
+    out["end_at"] = out["end_at"].where(out["end_at"] < _OPEN_END)
+    out.loc[out["end_at"].isna(), "churn_reason"] = pd.NA
+    if cutoff is not None and not include_cutoff:
+        # A renewal starting at the cutoff continues its spell (merged above); a spell that only begins
+        # there is not observed yet.
+        out = out[out["start_at"] < cutoff].reset_index(drop=True)
+    return out
+
+
+def active_at(spells: pd.DataFrame, t, *, include_cutoff: bool = False) -> pd.Series:
+    """Flag the spells that make their customer active at ``t``.
+
+    Parameters
+    ----------
+    spells : DataFrame or mapping of arrays
+        From :func:`customer_spells` (``start_at``, ``end_at`` with NaT while running), read as of
+        ``t`` or later; a dict of datetime64 arrays works too (for loops over many instants).
+    t : timestamp
+        The instant.
+    include_cutoff : bool, default False
+        Whether a spell starting exactly at ``t`` counts (the ``include_cutoff`` of the labels).
+
+    Returns
+    -------
+    Series or ndarray of bool
+        Aligned with ``spells``: ``start_at < t < end_at`` (``start_at <= t`` with ``include_cutoff``);
+        a missing ``end_at`` is a spell still running.
+
+    Notes
+    -----
+    A spell is ``[start_at, end_at)``: one that ends exactly at ``t`` has churned by ``t``
+    (:func:`churned_by`). By default a spell starting exactly at ``t`` is not yet active: nothing of the
+    customer is observed before ``t``, as features read only rows stamped strictly before the cutoff.
+    OPINIONS.md, "Active at t: which edge is closed".
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"start_at": pd.to_datetime(["2024-01-01", "2024-03-01", "2024-02-01"]),
+    ...                   "end_at": pd.to_datetime(["2024-03-01", None, None])})
+    >>> active_at(s, "2024-03-01").tolist(), active_at(s, "2024-03-01", include_cutoff=True).tolist()
+    ([False, False, True], [False, True, True])
+    """
+    if isinstance(spells, pd.DataFrame):
+        require_columns(spells, ["start_at", "end_at"], table="spells")
+    t = pd.Timestamp(t)
+    start, end = spells["start_at"], spells["end_at"]
+    started = start <= t if include_cutoff else start < t
+    return started & (pd.isna(end) | (end > t))
+
+
+def active_customers_at(subscriptions: pd.DataFrame, t, *, include_cutoff: bool = False) -> pd.Index:
+    """Return the ids of the customers active at ``t`` (a spell covers ``t``, see :func:`active_at`).
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        ``customer_id, start_at, end_at``; rows started after ``t`` are never read.
+    t : timestamp
+        The instant.
+    include_cutoff : bool, default False
+        Whether a subscription starting exactly at ``t`` makes its customer active.
+
+    Returns
+    -------
+    pandas.Index
+        Sorted customer ids, named ``customer_id``.
+    """
+    spells = customer_spells(subscriptions, t, include_cutoff=include_cutoff)
+    ids = spells.loc[active_at(spells, t, include_cutoff=include_cutoff), C.CUSTOMER_ID]
+    return pd.Index(sorted(ids.unique()), name=C.CUSTOMER_ID)
+
+
+def churned_by(subscriptions: pd.DataFrame, t, *, include_cutoff: bool = False) -> pd.Series:
+    """Flag, for every customer with a spell started before ``t``, whether they have churned by ``t``.
+
+    Parameters
+    ----------
+    subscriptions : DataFrame
+        ``customer_id, start_at, end_at``.
+    t : timestamp
+        The instant.
+    include_cutoff : bool, default False
+        Whether a subscription starting exactly at ``t`` is observed (and makes its customer active).
+
+    Returns
+    -------
+    Series of bool
+        Indexed by ``customer_id`` (sorted): True when the customer is not active at ``t``, i.e. every
+        spell started before ``t`` ended at or before it. Customers whose first subscription starts
+        after ``t`` are absent (neither active nor churned).
+    """
+    spells = customer_spells(subscriptions, t, include_cutoff=include_cutoff)
+    active = active_at(spells, t, include_cutoff=include_cutoff).groupby(spells[C.CUSTOMER_ID]).any()
+    return (~active).rename("churned")
 
 
 def default_definition(dataset: Dataset) -> str:
@@ -212,38 +383,17 @@ def _as_cutoffs(cutoffs: Iterable[str | pd.Timestamp] | str | pd.Timestamp) -> l
     return out
 
 
-def _subscription_spells(subs: pd.DataFrame) -> pd.DataFrame:
-    """Merge each customer's overlapping or back-to-back subscriptions into spells.
-
-    Returns one row per spell: ``customer_id, spell_start, spell_end`` (``spell_end`` far in the
-    future while the spell is open).
-    """
-    s = subs[[C.CUSTOMER_ID, "start_at", "end_at"]].copy()
-    s["end_at"] = s["end_at"].astype("datetime64[ns]").fillna(_FAR_FUTURE)
-    s["start_at"] = s["start_at"].astype("datetime64[ns]")
-    s = s.sort_values([C.CUSTOMER_ID, "start_at"], kind="stable").reset_index(drop=True)
-    prev_end = s.groupby(C.CUSTOMER_ID)["end_at"].transform(lambda e: e.cummax().shift())
-    new_spell = prev_end.isna() | (s["start_at"] > prev_end)
-    s["spell"] = new_spell.cumsum()
-    return (
-        s.groupby("spell")
-        .agg(customer_id=(C.CUSTOMER_ID, "first"), spell_start=("start_at", "min"), spell_end=("end_at", "max"))
-        .reset_index(drop=True)
-    )
-
-
 def _subscription_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], horizon: pd.Timedelta,
                          gap: pd.Timedelta, include_cutoff: bool) -> pd.DataFrame:
     subs = dataset.require("subscriptions", by="make_label_times(definition='subscription')")["subscriptions"]
     require_columns(subs, [C.CUSTOMER_ID, "start_at", "end_at"], table="subscriptions")
-    spells = _subscription_spells(subs)
+    spells = customer_spells(subs)
     rows = []
     for cutoff in cutoffs:
-        started = spells["spell_start"] <= cutoff if include_cutoff else spells["spell_start"] < cutoff
-        active = spells[started & (spells["spell_end"] > cutoff)]
+        active = spells[active_at(spells, cutoff, include_cutoff=include_cutoff)]
         # Churned during the gap: already lost when the action window opens, so not scored.
-        active = active[active["spell_end"] > cutoff + gap]
-        label = active["spell_end"] <= cutoff + gap + horizon
+        active = active[active["end_at"].isna() | (active["end_at"] > cutoff + gap)]
+        label = active["end_at"].notna() & (active["end_at"] <= cutoff + gap + horizon)
         rows.append(pd.DataFrame({C.CUSTOMER_ID: active[C.CUSTOMER_ID].to_numpy(), C.CUTOFF: cutoff,
                                   C.LABEL: label.to_numpy()}))
     return pd.concat(rows, ignore_index=True)
@@ -317,7 +467,7 @@ def make_label_times(dataset: Dataset, cutoffs: Iterable[str | pd.Timestamp] | s
     Notes
     -----
     Subscription churn time is the end of the customer's current spell of merged subscriptions;
-    ``label = cutoff + gap < spell_end <= cutoff + gap + horizon``. Inactivity: ``label = no event with
+    ``label = cutoff + gap < spell end <= cutoff + gap + horizon``. Inactivity: ``label = no event with
     cutoff + gap < timestamp <= cutoff + gap + horizon``. An event stamped exactly at the cutoff is
     never inside the window.
     """

@@ -1,9 +1,11 @@
 """Churn, retention, reactivation and revenue-churn rates; cohorts; lifetime (Kaplan-Meier).
 
 Everything is point-in-time as of a ``cutoff``: only rows stamped strictly before it are read, and a
-subscription that ends at or after the cutoff counts as still running (its end is not yet known).
+subscription that ends after the cutoff counts as still running (its end is not yet known).
 A customer's consecutive or overlapping subscriptions form one *spell* (renewals do not churn); a
-customer churns when a spell ends, and reactivates when a later spell starts.
+customer churns when a spell ends, and reactivates when a later spell starts. Spells and "active at
+t" are :func:`churnlab.labels.customer_spells` and :func:`churnlab.labels.active_at` (re-exported here
+as ``customer_spells``), the one definition the labels, patterns and campaign audience use too.
 
 The two churn-rate formulas practitioners use are both here, named (see OPINIONS.md, "Churn rate
 formula"):
@@ -25,7 +27,7 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.intervals import wilson_interval, z_value
-from churnlab.labels import make_label_times
+from churnlab.labels import active_at, customer_spells, make_label_times
 from churnlab.schema import Dataset, require_columns
 
 __all__ = [
@@ -48,9 +50,6 @@ __all__ = [
     "churn_reasons",
     "rate_with_ci",
 ]
-
-_FAR_FUTURE = pd.Timestamp("2262-01-01")
-
 
 # --- the formulas ----------------------------------------------------------------------------------
 
@@ -165,64 +164,11 @@ def rate_with_ci(successes, n, alpha: float = 0.05) -> pd.DataFrame:
     )
 
 
-# --- spells and the outcome ------------------------------------------------------------------------
+# --- the outcome ----------------------------------------------------------------------------------
 
 
 def _ts(cutoff) -> pd.Timestamp:
     return pd.Timestamp(cutoff)
-
-
-def customer_spells(subscriptions: pd.DataFrame, cutoff=None) -> pd.DataFrame:
-    """Merge each customer's overlapping or back-to-back subscriptions into spells, as of ``cutoff``.
-
-    Parameters
-    ----------
-    subscriptions : DataFrame
-        ``customer_id, start_at, end_at[, churn_reason]`` (canonical ``subscriptions``).
-    cutoff : timestamp, optional
-        Only subscriptions started strictly before it are read; an ``end_at`` after it is unknown
-        then and becomes missing (the spell is still running). None reads everything.
-
-    Returns
-    -------
-    DataFrame
-        One row per customer and spell: ``customer_id, spell`` (0 for the first), ``start_at``,
-        ``end_at`` (NaT while running), ``churn_reason`` (of the spell's last subscription).
-
-    Raises
-    ------
-    SchemaError
-        When a column is missing.
-    """
-    require_columns(subscriptions, [C.CUSTOMER_ID, "start_at", "end_at"], table="subscriptions")
-    keep = [c for c in [C.CUSTOMER_ID, "start_at", "end_at", "churn_reason"] if c in subscriptions]
-    subs = subscriptions[keep].copy()
-    if "churn_reason" not in subs:
-        subs["churn_reason"] = pd.NA
-    if cutoff is not None:
-        cutoff = _ts(cutoff)
-        subs = subs[subs["start_at"] < cutoff]
-        unknown = subs["end_at"] > cutoff
-        subs.loc[unknown, "end_at"] = pd.NaT
-        subs.loc[unknown, "churn_reason"] = pd.NA
-    subs = subs.sort_values([C.CUSTOMER_ID, "start_at"], kind="mergesort").reset_index(drop=True)
-    end_filled = subs["end_at"].fillna(_FAR_FUTURE)
-    running_end = end_filled.groupby(subs[C.CUSTOMER_ID]).cummax()
-    prev_end = running_end.groupby(subs[C.CUSTOMER_ID]).shift()
-    new_spell = prev_end.isna() | (subs["start_at"] > prev_end)
-    subs["spell"] = new_spell.astype(int).groupby(subs[C.CUSTOMER_ID]).cumsum() - 1
-    subs["_end"] = end_filled
-    grouped = subs.groupby([C.CUSTOMER_ID, "spell"], sort=True)
-    out = grouped.agg(start_at=("start_at", "min"), end_at=("_end", "max"), churn_reason=("churn_reason", "last"))
-    out = out.reset_index()
-    out["end_at"] = out["end_at"].where(out["end_at"] < _FAR_FUTURE)
-    out.loc[out["end_at"].isna(), "churn_reason"] = pd.NA
-    return out
-
-
-def _active_at(spells: pd.DataFrame, t: pd.Timestamp) -> pd.Series:
-    """Boolean per spell row: the spell covers ``t`` (started strictly before it, ends after it)."""
-    return (spells["start_at"] < t) & (spells["end_at"].isna() | (spells["end_at"] > t))
 
 
 def churn_outcome(dataset: Dataset, cutoff, horizon_days: int = 30) -> pd.DataFrame:
@@ -304,16 +250,16 @@ def churn_over_time(
         fee = customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)["monthly_fee"].astype(float)
     rows = []
     for a, b in zip(edges[:-1], edges[1:]):
-        act_a = set(spells.loc[_active_at(spells, a), C.CUSTOMER_ID])
-        act_b = set(spells.loc[_active_at(spells, b), C.CUSTOMER_ID])
+        act_a = set(spells.loc[active_at(spells, a), C.CUSTOMER_ID])
+        act_b = set(spells.loc[active_at(spells, b), C.CUSTOMER_ID])
         started = spells[(spells["start_at"] >= a) & (spells["start_at"] < b)]
         new = set(started[C.CUSTOMER_ID]) - act_a
         returning = set(started.loc[started["spell"] > 0, C.CUSTOMER_ID]) - act_a
         seen_before = set(spells.loc[spells["start_at"] < a, C.CUSTOMER_ID])
         lapsed = seen_before - act_a
         lost = act_a - act_b
-        mrr_start = float(fee.reindex(list(act_a)).sum()) if fee is not None else np.nan
-        mrr_lost = float(fee.reindex(list(lost)).sum()) if fee is not None else np.nan
+        mrr_start = float(fee.reindex(sorted(act_a)).sum()) if fee is not None else np.nan
+        mrr_lost = float(fee.reindex(sorted(lost)).sum()) if fee is not None else np.nan
         rows.append(
             {
                 "period_start": a, "period_end": b, "c_start": len(act_a), "c_new": len(new), "c_end": len(act_b),
@@ -398,7 +344,7 @@ def cohort_retention(dataset: Dataset, cutoff=None, *, max_months: int | None = 
             t = c0 + pd.DateOffset(months=k + 1)
             if t > cutoff:
                 break
-            active = mine.loc[_active_at(mine, t), C.CUSTOMER_ID].nunique()
+            active = mine.loc[active_at(mine, t), C.CUSTOMER_ID].nunique()
             matrix.loc[c0, k] = active / len(members)
     matrix.attrs["size"] = cohort.value_counts().sort_index().rename("size")
     return matrix

@@ -5,6 +5,11 @@ loads (require.js, MathJax, mermaid) are removed. Code is hidden, which also hid
 injected parameters, so a header shows them with the run name, date, status, data fingerprint,
 MLflow run ids and the notebook's logged metrics ("key numbers first"). A failed notebook's report
 names the failing cell, shows its source and the error, and keeps the traceback output below.
+
+Every page is passed through :func:`churnlab.sanitize.sanitize_html` last, whatever a notebook
+printed: no script beyond the report's own allow-list (none today), no event attributes, no
+``javascript:`` URLs, frames or plugins, and a Content-Security-Policy ``<meta>`` that enforces the
+same in the browser (defence in depth behind the escaping of every value the header shows).
 """
 
 from __future__ import annotations
@@ -21,10 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
+from churnlab.present import SUMMARY_ROLE
 from churnlab.record import NotebookRecord, RunRecord
+from churnlab.sanitize import sanitize_html
 
-__all__ = ["FailedCell", "failed_cell", "render_notebook", "render_index", "strip_external_scripts", "INDEX_FILE"]
+__all__ = [
+    "FailedCell", "failed_cell", "pop_summary", "render_notebook", "render_index", "strip_external_scripts",
+    "INDEX_FILE",
+]
 
 INDEX_FILE = "index.html"
 
@@ -127,7 +138,8 @@ def _cards(metrics: Mapping[str, float], first: Iterable[str]) -> str:
     return f'<div class="cl-cards">{cards}</div>'
 
 
-def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None) -> str:
+def _run_details(run: RunRecord, notebook: NotebookRecord) -> str:
+    """Return the run's provenance and parameters, folded at the end of the page."""
     prov = run.provenance
     commit = prov.get("git.commit", "unknown")
     dirty = " (uncommitted changes)" if prov.get("git.dirty") == "true" else ""
@@ -148,6 +160,15 @@ def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None
         f"<tr><td><code>{_e(k)}</code></td><td><code>{_e(_param(v))}</code></td></tr>"
         for k, v in notebook.parameters.items()
     )
+    return (
+        '<details class="cl-details"><summary>About this run: data, code, parameters</summary>'
+        f'<table class="cl-meta">{rows}</table><h3>Parameters</h3>'
+        + (f'<table class="cl-params">{params}</table>' if params else "<p><em>none</em></p>")
+        + "</details>"
+    )
+
+
+def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None, summary_html: str = "") -> str:
     error = ""
     if notebook.status == "FAILED":
         detail = (
@@ -156,19 +177,41 @@ def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None
             else f"<p><strong>Failed:</strong> {_e(notebook.error or 'see the output below')}</p>"
         )
         error = f'<div class="cl-error">{detail}<p>The traceback is in the cell output below.</p></div>'
+    elif notebook.status in ("KILLED", "RUNNING"):
+        error = (f'<div class="cl-error"><p><strong>This notebook did not finish ({_e(notebook.status)}).</strong> '
+                 "The page shows what it computed before it stopped.</p></div>")
     return (
         '<div class="cl-header">'
         f'<h1>{_e(run.spec_name)} · {_e(notebook.name)} <span class="cl-status cl-{_e(notebook.status)}">'
         f"{_e(notebook.status)}</span></h1>"
         + (f'<p class="cl-desc">{_e(run.description)}</p>' if run.description else "")
         + error
+        + (f'<div class="cl-summary">{summary_html}</div>' if summary_html else "")
         + "<h3>Key numbers</h3>"
         + _cards(notebook.metrics, run.key_metrics)
-        + f'<table class="cl-meta">{rows}</table>'
-        + "<h3>Parameters</h3>"
-        + (f'<table class="cl-params">{params}</table>' if params else "<p><em>none</em></p>")
         + "</div>"
     )
+
+
+def pop_summary(nb: nbformat.NotebookNode) -> str:
+    """Remove the executive summary output from ``nb`` and return its Markdown ("" when it has none).
+
+    The summary is the display output whose metadata carries :data:`churnlab.present.SUMMARY_ROLE`; the
+    report shows it first, whichever cell computed it.
+    """
+    key, role = SUMMARY_ROLE
+    found = ""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "display_data" and out.get("metadata", {}).get(key) == role and not found:
+                found = out.get("data", {}).get("text/markdown", "")
+            else:
+                kept.append(out)
+        cell.outputs = kept
+    return found
 
 
 def without_stderr(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -200,11 +243,13 @@ def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, no
     Returns
     -------
     Path
-        ``target``.
+        ``target``, sanitized (:func:`churnlab.sanitize.sanitize_html`) with its Content-Security-Policy.
     """
     from nbconvert import HTMLExporter
 
     nb = without_stderr(nbformat.read(str(executed), as_version=4))
+    summary = pop_summary(nb)
+    summary_html = markdown2html_mistune(summary) if summary else ""
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True)
     exporter.exclude_output_prompt = True
     resources_ = {"metadata": {"name": f"{run.spec_name} · {notebook.name}"}}
@@ -212,7 +257,11 @@ def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, no
     page = strip_external_scripts(page)
     style = f"<style>{_css()}</style>"
     page = page.replace("</head>", style + "</head>", 1)
-    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _header(run, notebook, failed_cell(nb)), page, count=1)
+    header = _header(run, notebook, failed_cell(nb), summary_html)
+    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + header, page, count=1)
+    details = _run_details(run, notebook)
+    page = re.sub(r"(</body>)", lambda m: details + m.group(1), page, count=1)
+    page = sanitize_html(page)
     path = Path(target)
     path.write_text(page, encoding="utf-8")
     return path
@@ -258,6 +307,6 @@ def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # concurrent runs each rewrite the index
-    tmp.write_text(page, encoding="utf-8")
+    tmp.write_text(sanitize_html(page), encoding="utf-8")
     os.replace(tmp, target)
     return target

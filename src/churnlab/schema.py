@@ -18,10 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as ptypes
 
 from churnlab import config as C
+from churnlab.checks import Problem, ValidationReport, check_column, check_survey_scores, row_keys
+from churnlab.checks import examples as _examples
+from churnlab.checks import kind_of as _kind_of
 from churnlab.errors import DataSourceError, MissingTableError, SchemaError
+from churnlab.vocabulary import Vocabulary
 
 __all__ = [
     "Column",
@@ -36,6 +39,8 @@ __all__ = [
 ]
 
 KINDS = ("string", "datetime", "float", "int", "bool")
+#: What a dataset is: time-stamped activity to build labels from, or one row per customer with a churn flag.
+DATASET_KINDS = ("events", "snapshot")
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,15 @@ class Column:
     nullable : bool
         Whether missing values are allowed.
     allowed : tuple, optional
-        The only values allowed (missing values aside).
+        The only values allowed (missing values aside), fixed by churnlab itself.
     required : bool
         Whether a source must provide the column; optional columns are checked when present.
+    vocabulary : str, optional
+        The entry of the dataset's :class:`~churnlab.vocabulary.Vocabulary` its values must come from.
+    min, max : float, optional
+        Inclusive bounds of the values (OPINIONS.md, "Value ranges").
+    scale : str, optional
+        A vocabulary entry ``(low, high)`` that bounds the values (``csat_scale``).
     """
 
     name: str
@@ -61,6 +72,10 @@ class Column:
     nullable: bool = False
     allowed: tuple | None = None
     required: bool = True
+    vocabulary: str | None = None
+    min: float | None = None
+    max: float | None = None
+    scale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,11 +112,11 @@ SCHEMAS: dict[str, TableSchema] = {
             "customers",
             _cols(
                 Column(C.SIGNUP_AT, "datetime"),
-                Column(C.SEGMENT, "string", nullable=True, allowed=C.SEGMENTS, required=False),
-                Column("plan", "string", nullable=True, required=False),
+                Column(C.SEGMENT, "string", nullable=True, required=False, vocabulary="segments"),
+                Column("plan", "string", nullable=True, required=False, vocabulary="plans"),
                 Column("region", "string", nullable=True, required=False),
                 Column("channel", "string", nullable=True, required=False),
-                Column("monthly_fee", "float", nullable=True, required=False),
+                Column("monthly_fee", "float", nullable=True, required=False, min=0),
                 Column("do_not_disturb", "bool", required=False),
                 Column("account_manager", "string", nullable=True, required=False),
                 Column("churned", "bool", required=False),
@@ -115,7 +130,7 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("start_at", "datetime"),
                 Column("end_at", "datetime", nullable=True),
                 Column("renewal_at", "datetime", nullable=True, required=False),
-                Column("churn_reason", "string", nullable=True, allowed=C.CHURN_REASONS),
+                Column("churn_reason", "string", nullable=True, vocabulary="churn_reasons"),
             ),
             key=("subscription_id",),
             activity=("start_at",),
@@ -126,7 +141,7 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("payment_id", "string"),
                 Column("due_at", "datetime"),
                 Column("paid_at", "datetime", nullable=True),
-                Column("amount", "float"),
+                Column("amount", "float", min=0),
                 Column("late", "bool"),
             ),
             key=("payment_id",),
@@ -137,8 +152,8 @@ SCHEMAS: dict[str, TableSchema] = {
             _cols(
                 Column(C.TIMESTAMP, "datetime"),
                 Column("event_type", "string"),
-                Column("component", "string", nullable=True, allowed=C.COMPONENTS, required=False),
-                Column("amount", "float", nullable=True, required=False),
+                Column("component", "string", nullable=True, required=False, vocabulary="components"),
+                Column("amount", "float", nullable=True, required=False, min=0),
             ),
             activity=(C.TIMESTAMP,),
         ),
@@ -147,12 +162,14 @@ SCHEMAS: dict[str, TableSchema] = {
             _cols(
                 Column("ticket_id", "string"),
                 Column("opened_at", "datetime"),
-                Column("line", "int", allowed=C.TICKET_LINES),
-                Column("category", "string", allowed=C.TICKET_CATEGORIES),
+                Column("line", "int", vocabulary="ticket_lines"),
+                Column("category", "string", vocabulary="ticket_categories"),
                 Column("resolved_by_bot", "bool"),
                 Column("first_contact_resolution", "bool"),
-                Column("hours_to_resolve", "float", nullable=True),
-                Column("csat", "float", nullable=True),
+                Column("hours_to_resolve", "float", nullable=True, min=0),
+                Column("csat", "float", nullable=True, scale="csat_scale"),
+                Column("agent", "string", nullable=True, required=False),
+                Column("first_response_hours", "float", nullable=True, required=False, min=0),
             ),
             key=("ticket_id",),
             activity=("opened_at",),
@@ -161,7 +178,7 @@ SCHEMAS: dict[str, TableSchema] = {
             "messages",
             _cols(
                 Column("sent_at", "datetime"),
-                Column("channel", "string", allowed=C.MESSAGE_CHANNELS),
+                Column("channel", "string", vocabulary="message_channels"),
                 Column("kind", "string", allowed=C.MESSAGE_KINDS),
                 Column("offer", "string", nullable=True, required=False),
                 Column("opened", "bool"),
@@ -193,54 +210,13 @@ SCHEMAS: dict[str, TableSchema] = {
         TableSchema(
             "funnel",
             _cols(
-                Column("stage", "string", allowed=C.FUNNEL_STAGES),
+                Column("stage", "string", vocabulary="funnel_stages"),
                 Column("reached_at", "datetime"),
             ),
             key=(C.CUSTOMER_ID, "stage"),
         ),
     ]
 }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One validation finding: where, what was expected, how many rows and a few of their keys."""
-
-    table: str
-    column: str | None
-    expected: str
-    n_rows: int = 0
-    examples: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        where = f"{self.table}.{self.column}" if self.column else self.table
-        rows = f"; {self.n_rows} rows" if self.n_rows else ""
-        eg = f", e.g. {', '.join(self.examples)}" if self.examples else ""
-        return f"{where}: expected {self.expected}{rows}{eg}"
-
-
-@dataclass(frozen=True)
-class ValidationReport:
-    """All problems found in a dataset; empty when it is valid."""
-
-    dataset: str
-    problems: tuple[Problem, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"{self.dataset}: valid"
-        lines = [f"{self.dataset}: {len(self.problems)} problem(s)"]
-        return "\n".join(lines + [f"  {p}" for p in self.problems])
-
-    def raise_if_failed(self) -> None:
-        """Raise :class:`SchemaError` listing every problem, one per line."""
-        if not self.ok:
-            raise SchemaError(str(self))
 
 
 @dataclass
@@ -262,6 +238,10 @@ class Dataset:
         ``customers``; ``events`` datasets have time-stamped activity to build labels from.
     description : str
         One paragraph for reports.
+    metadata : dict
+        Anything else the source records, JSON-safe. ``metadata["vocabulary"]`` holds the
+        vocabulary entries the source declares (see :meth:`vocabulary`); it survives
+        :meth:`save` and :meth:`load`.
     """
 
     name: str
@@ -279,10 +259,50 @@ class Dataset:
             raise SchemaError(
                 f"dataset {self.name!r}: unknown table(s) {unknown}; canonical tables are {sorted(SCHEMAS)}"
             )
+        if self.kind not in DATASET_KINDS:
+            raise SchemaError(f"dataset {self.name!r}: kind {self.kind!r}; expected one of {list(DATASET_KINDS)}")
+        self.vocabularies  # noqa: B018 - a declared vocabulary that cannot be used fails here, at once
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items())
         return f"Dataset({self.name!r}, as_of={self.as_of.date()}, {sizes})"
+
+    def vocabulary(self, name: str) -> tuple:
+        """Return the values the dataset declares for a vocabulary entry, in order (default: the synthetic world's).
+
+        Parameters
+        ----------
+        name : str
+            One of :data:`churnlab.vocabulary.VOCABULARY_NAMES`: ``segments``, ``plans``,
+            ``funnel_stages`` (in funnel order), ``message_channels``, ``email_channels``,
+            ``ticket_lines``, ``ticket_categories``, ``components``, ``churn_reasons``,
+            ``csat_scale`` (``(low, high)``).
+
+        Returns
+        -------
+        tuple
+
+        Raises
+        ------
+        SchemaError
+            For an unknown entry name, listing the known ones.
+
+        Examples
+        --------
+        >>> ds = Dataset("x", {}, as_of="2024-06-30", source="doc",
+        ...              metadata={"vocabulary": {"funnel_stages": ["visit", "demo_call", "signup"]}})
+        >>> ds.vocabulary("funnel_stages")
+        ('visit', 'demo_call', 'signup')
+        >>> ds.vocabulary("segments")
+        ('B2B', 'B2C')
+        """
+        return self.vocabularies.get(name)
+
+    @property
+    def vocabularies(self) -> Vocabulary:
+        """Every vocabulary entry of the dataset: the declared ones over the synthetic world's defaults."""
+        declared = (self.metadata or {}).get("vocabulary")
+        return Vocabulary.from_mapping(declared, where=f"dataset {self.name!r} vocabulary")
 
     def __getitem__(self, table: str) -> pd.DataFrame:
         return self.require(table).tables[table]
@@ -389,33 +409,6 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
     return h.hexdigest()[:16]
 
 
-def _kind_of(s: pd.Series) -> str:
-    """Dtype family of a column, as named in :data:`KINDS` (``other`` when none fits)."""
-    if ptypes.is_bool_dtype(s.dtype):
-        return "bool"
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return "datetime-tz"
-    if ptypes.is_datetime64_any_dtype(s.dtype):
-        return "datetime"
-    if ptypes.is_integer_dtype(s.dtype):
-        return "int"
-    if ptypes.is_float_dtype(s.dtype):
-        return "float"
-    if ptypes.is_string_dtype(s.dtype):
-        return "string"
-    return "other"
-
-
-def _compatible(actual: str, expected: str) -> bool:
-    if actual == expected:
-        return True
-    return expected == "float" and actual == "int"
-
-
-def _examples(keys: pd.Series, limit: int = 3) -> tuple[str, ...]:
-    return tuple(str(k) for k in pd.unique(keys.astype(str))[:limit])
-
-
 def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:
     """Raise :class:`SchemaError` naming the first of ``columns`` missing from ``df``.
 
@@ -431,53 +424,28 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> 
         raise SchemaError(f"{table}.{missing[0]}: missing column; the table has {', '.join(map(str, df.columns))}")
 
 
-def _check_table(name: str, df: pd.DataFrame, as_of: pd.Timestamp) -> list[Problem]:
+def _check_table(
+    name: str, df: pd.DataFrame, as_of: pd.Timestamp, vocabulary: Vocabulary | None = None
+) -> list[Problem]:
     schema = SCHEMAS[name]
-    problems: list[Problem] = []
-    ids = df[C.CUSTOMER_ID] if C.CUSTOMER_ID in df.columns else pd.Series(df.index, index=df.index)
+    vocabulary = vocabulary or Vocabulary()
     if len(df) == 0:
-        problems.append(Problem(name, None, "at least one row; the table is empty"))
-        return problems
+        return [Problem(name, None, "at least one row; the table is empty")]
+    problems: list[Problem] = []
+    keys = row_keys(df)
     for col in schema.columns:
-        if col.name not in df.columns:
-            if col.required:
-                problems.append(Problem(name, col.name, f"a column of {col.kind} values; it is missing"))
-            continue
-        s = df[col.name]
-        kind = _kind_of(s)
-        if not _compatible(kind, col.kind):
-            shown = "datetime with a timezone (expected timezone-naive UTC)" if kind == "datetime-tz" else str(s.dtype)
-            problems.append(Problem(name, col.name, f"dtype {col.kind}, found {shown}"))
-            continue
-        null = s.isna()
-        if not col.nullable and null.any():
-            problems.append(Problem(name, col.name, "no missing values", int(null.sum()), _examples(ids[null])))
-        if col.allowed is not None:
-            bad = ~null & ~s.isin(col.allowed)
-            if bad.any():
-                found = ", ".join(map(str, pd.unique(s[bad])[:3]))
-                problems.append(
-                    Problem(
-                        name,
-                        col.name,
-                        f"one of {list(col.allowed)} (found {found})",
-                        int(bad.sum()),
-                        _examples(ids[bad]),
-                    )
-                )
-        if col.kind == "datetime":
-            late = s > as_of
-            if late.any():
-                problems.append(
-                    Problem(
-                        name, col.name, f"nothing after as_of {as_of.date()}", int(late.sum()), _examples(ids[late])
-                    )
-                )
+        if col.name in df.columns:
+            problems.extend(check_column(name, col, df[col.name], keys, as_of, vocabulary))
+        elif col.required:
+            problems.append(Problem(name, col.name, f"a column of {col.kind} values; it is missing"))
+    if name == "surveys":
+        problems.extend(check_survey_scores(df, keys, vocabulary))
     if schema.key and all(k in df.columns for k in schema.key):
         dup = df.duplicated(list(schema.key), keep=False)
         if dup.any():
-            keys = df.loc[dup, list(schema.key)].astype(str).agg("/".join, axis=1)
-            problems.append(Problem(name, "/".join(schema.key), "unique key values", int(dup.sum()), _examples(keys)))
+            dup_keys = df.loc[dup, list(schema.key)].astype(str).agg("/".join, axis=1)
+            key = "/".join(schema.key)
+            problems.append(Problem(name, key, "unique key values", int(dup.sum()), _examples(dup_keys)))
     return problems
 
 
@@ -542,8 +510,12 @@ def validate(dataset: Dataset, *, needs: Sequence[str] = ()) -> ValidationReport
             )
     if "customers" not in dataset.tables:
         problems.append(Problem("customers", None, "a customers table; every dataset needs one"))
+    vocabulary = dataset.vocabularies
+    if dataset.kind == "snapshot" and "customers" in dataset.tables and "churned" not in dataset["customers"].columns:
+        problems.append(Problem("customers", "churned", "a churn flag in a snapshot dataset; it is missing "
+                                "(a files config declares it with churn: {column: ...})"))
     for name, df in dataset.tables.items():
-        problems.extend(_check_table(name, df, dataset.as_of))
+        problems.extend(_check_table(name, df, dataset.as_of, vocabulary))
     customers = dataset.tables.get("customers")
     if (
         customers is not None

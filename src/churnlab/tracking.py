@@ -19,7 +19,7 @@ runs (:func:`create_run`), logs to a run it names (``run_id=`` on the logging he
 metrics (:func:`run_metrics`) and alone sets a run's final status (:func:`end_run`). :func:`kernel_env`
 gives the environment a notebook's kernel needs to find its run; besides it, the runner sets
 ``CHURNLAB_RUN_DIR`` (:data:`churnlab.config.RUN_DIR_ENV`) to the run folder, where files a notebook
-writes belong (:func:`churnlab.config.output_dir`). Experiments are created as classic ML experiments
+writes belong (:func:`churnlab.notebook.output_path`). Experiments are created as classic ML experiments
 (tag ``mlflow.experimentKind = custom_model_development``), so the MLflow 3 UI opens on the runs table
 rather than in its GenAI mode.
 """

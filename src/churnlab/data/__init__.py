@@ -28,23 +28,41 @@ __all__ = [
 ]
 
 
-def load(source: str | Path) -> Dataset:
+def load(source: str | Path, *, validate: bool = True) -> Dataset:
     """Load a named source that takes no settings, a files config (``*.yaml``) or a saved dataset folder.
+
+    Parameters
+    ----------
+    source : str or Path
+        A name in :data:`SOURCES` whose entry takes no settings (the public datasets), a files config
+        or a folder written by :meth:`Dataset.save`.
+    validate : bool, default True
+        Check the dataset against the canonical schema and raise on any problem; ``False``
+        returns it unchecked (to look at a broken export, as ``churnlab data validate`` does).
 
     Raises
     ------
     DataSourceError
-        When ``source`` is none of these; the message lists the names that load alone.
+        When ``source`` is none of these (the message lists the names that load alone) or cannot be read.
+    SchemaError
+        When ``validate`` and the data breaks the schema: every problem, one per line, as
+        ``churnlab data validate`` prints them.
     """
+    from churnlab.schema import validate as validate_dataset
+
     names = named_without_settings()
-    if str(source) in names:
-        return SOURCES[str(source)].open({})
     path = Path(source)
-    if path.is_dir() and (path / "dataset.json").is_file():
-        return Dataset.load(path)
-    if path.suffix in (".yaml", ".yml"):
-        return load_files(path)
-    raise DataSourceError(
-        f"data source {str(source)!r}: expected one of {sorted(names)}, a files config (.yaml) "
-        "or a folder written by Dataset.save"
-    )
+    if str(source) in names:
+        dataset = SOURCES[str(source)].open({})
+    elif path.is_dir() and (path / "dataset.json").is_file():
+        dataset = Dataset.load(path)
+    elif path.suffix in (".yaml", ".yml"):
+        dataset = load_files(path, validate=False)
+    else:
+        raise DataSourceError(
+            f"data source {str(source)!r}: expected one of {sorted(names)}, a files config (.yaml) "
+            "or a folder written by Dataset.save"
+        )
+    if validate:
+        validate_dataset(dataset).raise_if_failed()
+    return dataset

@@ -13,6 +13,7 @@ import pandas as pd
 
 from churnlab import config as C
 from churnlab.errors import AnalysisError
+from churnlab.labels import churned_by
 from churnlab.metrics import rate_with_ci
 from churnlab.schema import SCHEMAS, Dataset
 
@@ -80,8 +81,10 @@ def duplicate_keys(dataset: Dataset) -> pd.DataFrame:
 def customer_churned(dataset: Dataset) -> pd.Series | None:
     """Per-customer churn flag by ``as_of``, where the dataset defines one.
 
-    A snapshot's ``customers.churned``; otherwise True when every subscription of the customer has
-    ended (the rule of :func:`churnlab.data.summary.overall_churn_rate`). ``None`` without either.
+    A snapshot's ``customers.churned``; otherwise :func:`churnlab.labels.churned_by` at ``as_of``: True
+    when no subscription spell is active then (every spell started before ``as_of`` ended at or before
+    it; a renewal starting the instant the previous subscription ends is no churn). Customers without
+    a subscription started before ``as_of`` are absent. ``None`` without either table.
 
     Returns
     -------
@@ -90,11 +93,13 @@ def customer_churned(dataset: Dataset) -> pd.Series | None:
     """
     customers = dataset.tables.get("customers")
     if customers is not None and "churned" in customers.columns:
-        return customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)["churned"].astype(bool)
+        from churnlab.data.summary import churn_flags
+
+        return churn_flags(customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID))
     subs = dataset.tables.get("subscriptions")
     if subs is None or subs.empty:
         return None
-    return subs["end_at"].notna().groupby(subs[C.CUSTOMER_ID]).all().astype(bool)
+    return churned_by(subs, dataset.as_of)
 
 
 def churn_by_tenure(dataset: Dataset, bands: Sequence[float] = TENURE_BANDS, *, alpha: float = 0.05) -> pd.DataFrame:

@@ -5,9 +5,29 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
+from churnlab.errors import SchemaError
+from churnlab.labels import churned_by
 from churnlab.schema import SCHEMAS, Dataset
 
-__all__ = ["summarize", "overall_churn_rate"]
+__all__ = ["summarize", "overall_churn_rate", "churn_flags"]
+
+
+def churn_flags(customers: pd.DataFrame) -> pd.Series:
+    """Return ``customers.churned`` as booleans, refusing a flag that is not boolean (``Yes``/``No`` text).
+
+    Raises
+    ------
+    SchemaError
+        Naming the column and the values found, and how a files config declares the flag.
+    """
+    flag = customers["churned"]
+    if not ptypes.is_bool_dtype(flag.dtype):
+        found = ", ".join(repr(v) for v in pd.unique(flag.dropna())[:3])
+        raise SchemaError(
+            f"customers.churned: expected a bool churn flag, found {flag.dtype} values {found}; a files config "
+            "declares the flag with churn: {column: ..., values: yes/no}"
+        )
+    return flag.astype(bool)
 
 
 def summarize(dataset: Dataset) -> pd.DataFrame:
@@ -48,14 +68,16 @@ def summarize(dataset: Dataset) -> pd.DataFrame:
 def overall_churn_rate(dataset: Dataset) -> float | None:
     """Share of customers who have churned by ``as_of``, where the dataset defines it.
 
-    A snapshot's ``customers.churned`` flag; otherwise the share of customers whose subscriptions
-    have all ended. ``None`` for a dataset without either (CDNOW: churn needs a label window).
+    A snapshot's ``customers.churned`` flag; otherwise the share of customers with a subscription
+    started before ``as_of`` who have churned by it (:func:`churnlab.labels.churned_by`, the rule of
+    :func:`churnlab.data.overview.customer_churned`). ``None`` for a dataset without either (CDNOW:
+    churn needs a label window).
     """
     customers = dataset.tables.get("customers")
     if customers is not None and "churned" in customers.columns:
-        return float(customers["churned"].mean())
+        return float(churn_flags(customers).mean())
     subs = dataset.tables.get("subscriptions")
     if subs is None or subs.empty:
         return None
-    ended = subs.groupby("customer_id")["end_at"].apply(lambda s: bool(s.notna().all()))
-    return float(ended.mean())
+    churned = churned_by(subs, dataset.as_of)
+    return float(churned.mean()) if len(churned) else None

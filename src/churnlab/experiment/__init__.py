@@ -1,10 +1,13 @@
 """Offer experiments: hash assignment with a holdout, analysis behind an SRM gate, survival, uplift.
 
 Modules: :mod:`~churnlab.experiment.assign` (hash split), :mod:`~churnlab.experiment.stats` (one formula
-per function), :mod:`~churnlab.experiment.analysis` (result objects, per arm x metric analysis),
-:mod:`~churnlab.experiment.survival` (Kaplan-Meier, log-rank), :mod:`~churnlab.experiment.uplift`
-(T-/X-learners, Qini, targeting policy) and :mod:`~churnlab.experiment.campaign` (audience and outcomes
-from a dataset).
+per function); one module per test family, each result class beside the function that builds it:
+:mod:`~churnlab.experiment.effects` (effects, CUPED, :func:`analyze` with Holm, effects by group),
+:mod:`~churnlab.experiment.srm`, :mod:`~churnlab.experiment.power`, :mod:`~churnlab.experiment.sequential`,
+:mod:`~churnlab.experiment.guardrail` and :mod:`~churnlab.experiment.profit` (ROI), re-exported by
+:mod:`~churnlab.experiment.analysis`; :mod:`~churnlab.experiment.survival` (Kaplan-Meier, log-rank),
+:mod:`~churnlab.experiment.uplift` (T-/X-learners, Qini, targeting policy) and
+:mod:`~churnlab.experiment.campaign` (audience and outcomes from a dataset).
 """
 
 from churnlab.experiment.analysis import (

@@ -8,6 +8,8 @@ an effect's direction never depends on which arm appears first.
 from __future__ import annotations
 
 import hashlib
+import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -23,8 +25,13 @@ HOLDOUT = "none"
 DEFAULT_HOLDOUT_SHARE = 0.1
 
 
+def _escape(text: str) -> str:
+    """Escape backslashes and colons so ``experiment_id:salt:`` splits back into its two parts."""
+    return text.replace("\\", "\\\\").replace(":", "\\:")
+
+
 def hash_unit(customer_ids: Iterable[object], experiment_id: str, salt: str = "") -> np.ndarray:
-    """Return a uniform number in [0, 1) per customer from a SHA-256 hash.
+    r"""Return a uniform number in [0, 1) per customer from a SHA-256 hash.
 
     Parameters
     ----------
@@ -38,7 +45,14 @@ def hash_unit(customer_ids: Iterable[object], experiment_id: str, salt: str = ""
     Returns
     -------
     numpy.ndarray of float
-        ``int(sha256("{experiment_id}:{salt}:{id}")[:8]) / 2^64`` per id.
+        ``int(sha256("{e}:{s}:{id}")[:8]) / 2^64`` per id, where ``e`` and ``s`` are the experiment id and salt
+        with every backslash and colon escaped by a backslash.
+
+    Notes
+    -----
+    The escaping makes the prefix decodable: id ``"a:b"`` without salt hashes ``"a\:b::"`` and id ``"a"`` with
+    salt ``"b:"`` hashes ``"a:b\::"``, so the two never assign alike. Ids and salts without ``:`` or ``\``
+    (every one in this project so far) hash exactly as before the escaping was introduced.
 
     Examples
     --------
@@ -46,7 +60,7 @@ def hash_unit(customer_ids: Iterable[object], experiment_id: str, salt: str = ""
     >>> bool(((u >= 0) & (u < 1)).all()), bool(hash_unit(["c2"], "exp")[0] == u[1])
     (True, True)
     """
-    prefix = f"{experiment_id}:{salt}:".encode()
+    prefix = f"{_escape(str(experiment_id))}:{_escape(str(salt))}:".encode()
     out = [
         int.from_bytes(hashlib.sha256(prefix + str(cid).encode()).digest()[:8], "big") / 2.0**64
         for cid in customer_ids
@@ -86,8 +100,10 @@ def planned_shares(
     >>> planned_shares(["a", "b"], 0.1)
     {'none': 0.1, 'a': 0.45, 'b': 0.45}
     """
-    if not (isinstance(holdout_share, (int, float)) and 0 < holdout_share < 1):
-        raise AnalysisError(f"holdout share must lie strictly between 0 and 1, got {holdout_share!r}")
+    if isinstance(holdout_share, bool) or not (isinstance(holdout_share, numbers.Real)
+                                                and math.isfinite(holdout_share) and 0 < holdout_share < 1):
+        raise AnalysisError(f"holdout share must be a number strictly between 0 and 1, got {holdout_share!r}")
+    holdout_share = float(holdout_share)
     weights = dict(arms) if isinstance(arms, Mapping) else {a: 1.0 for a in arms}
     names = list(arms.keys()) if isinstance(arms, Mapping) else list(arms)
     if not names:

@@ -17,6 +17,7 @@ from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.experiment.assign import HOLDOUT
 from churnlab.features import OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS
+from churnlab.labels import active_customers_at
 from churnlab.schema import Dataset
 
 __all__ = [
@@ -57,7 +58,12 @@ def _latest_subscription(subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
 
 
 def active_customers(dataset: Dataset, as_of=None) -> pd.Index:
-    """Return the ids of customers with a subscription running at ``as_of``.
+    """Return the ids of customers active at ``as_of``: a subscription spell covers it.
+
+    The one definition of :func:`churnlab.labels.active_customers_at`: overlapping and back-to-back
+    subscriptions merge into spells; a spell starting exactly at the campaign date is not yet active
+    and one ending exactly at it has churned (OPINIONS.md, "Active at t: which edge is closed"), so the
+    audience is the population the model scores at that cutoff.
 
     Parameters
     ----------
@@ -69,13 +75,10 @@ def active_customers(dataset: Dataset, as_of=None) -> pd.Index:
     Returns
     -------
     pandas.Index
-        Customer ids.
+        Sorted customer ids.
     """
     dataset.require("subscriptions", by="active_customers")
-    t = _as_of(dataset, as_of)
-    last = _latest_subscription(dataset["subscriptions"], t)
-    alive = last["end_at"].isna() | (last["end_at"] > t)
-    return pd.Index(last.loc[alive, "customer_id"].unique(), name=C.CUSTOMER_ID)
+    return active_customers_at(dataset["subscriptions"], _as_of(dataset, as_of))
 
 
 def churned_customers(dataset: Dataset, as_of=None, within_days: int | None = 180) -> pd.DataFrame:

@@ -4,7 +4,8 @@ Customer-level signals are flags on the feature columns of :func:`churnlab.featu
 (``email_open_rate_30d``, ``email_open_rate_drop``, ``promo_redeem_rate_90d``, ``late_payments_90d``,
 ``exports_{w}d``, ``unsubscribed``), so the patterns and the model read the same numbers. Two
 analyses look across time instead: complaints per segment and period (:func:`complaint_trend`) and
-the before/after effect of a dated event such as an interface change (:func:`event_effect`).
+the before/after effect of a dated event such as an interface change (:func:`event_effect`), whose
+date comes from the dataset's own ``metadata["dated_events"]`` (:func:`dated_events`, :func:`world_event`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ import pandas as pd
 from scipy import stats
 
 from churnlab import config as C
-from churnlab.errors import AnalysisError
+from churnlab.errors import AnalysisError, SchemaError
 from churnlab.intervals import newcombe_difference_interval, two_proportion_z_test, wilson_interval
-from churnlab.metrics import _active_at, customer_spells
+from churnlab.labels import active_at, customer_spells
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["engagement_flags", "complaint_rates", "complaint_trend", "event_effect", "world_event"]
+__all__ = ["engagement_flags", "complaint_rates", "complaint_trend", "event_effect", "dated_events", "world_event"]
 
 
 def engagement_flags(pop: pd.DataFrame, *, recent_window_days: int = 30, open_drop_share: float = 0.5) -> pd.DataFrame:
@@ -74,7 +75,7 @@ def _customers_per_period(dataset: Dataset, edges: pd.DatetimeIndex, segment_col
     spells = customer_spells(dataset["subscriptions"], edges[-1]) if "subscriptions" in dataset else None
     for a in edges[:-1]:
         if spells is not None:
-            ids = spells.loc[_active_at(spells, a), C.CUSTOMER_ID].unique()
+            ids = spells.loc[active_at(spells, a), C.CUSTOMER_ID].unique()
         else:
             ids = customers.loc[customers[C.SIGNUP_AT] < a, C.CUSTOMER_ID].unique()
         counts = pd.Series(ids).map(seg).value_counts()
@@ -205,7 +206,7 @@ def event_effect(dataset: Dataset, event_date, cutoff, *, window_days: int = 60,
     cutoff : timestamp
         Only data stamped before it is read; the after-window is cut at it.
     window_days : int
-        Length of each window: ``[d - w, d)`` before and ``[d, d + w)`` after.
+        Length of each window: messages sent in ``[d - w, d)`` before and ``[d, d + w)`` after.
     segment_column : str
         Each metric is reported for every segment and for ``"all"``.
     alpha : float
@@ -215,7 +216,8 @@ def event_effect(dataset: Dataset, event_date, cutoff, *, window_days: int = 60,
     -------
     DataFrame
         One row per metric (``unsubscribe`` = share of messaged customers who unsubscribed;
-        ``churn`` = share of customers active at the window start whose spell ended in it) and
+        ``churn`` = share of customers active at the window start who churned by its end, i.e. whose
+        spell ended in ``(d - w, d]`` before and ``(d, d + w]`` after: :func:`churnlab.labels.churned_by`) and
         group: ``metric, group, n_before, x_before, rate_before, before_lower, before_upper,
         n_after, x_after, rate_after, after_lower, after_upper, difference`` (after - before,
         Newcombe ``difference_lower/upper``), ``p_value`` (pooled z-test).
@@ -258,30 +260,69 @@ def event_effect(dataset: Dataset, event_date, cutoff, *, window_days: int = 60,
             s = spells if grp == "all" else spells[spells["group"] == grp]
             counts = []
             for lo, hi in [(d - w, d), (d, end)]:
-                at_start = s[_active_at(s, lo)].drop_duplicates(C.CUSTOMER_ID)
-                churned = at_start["end_at"].notna() & (at_start["end_at"] < hi)
+                at_start = s[active_at(s, lo)].drop_duplicates(C.CUSTOMER_ID)
+                churned = ~active_at(at_start, hi)  # churned by the window's end: ended in (lo, hi]
                 counts.append((int(churned.sum()), len(at_start)))
             (xb, nb), (xa, na) = counts
             rows.append(_before_after_row("churn", grp, xb, nb, xa, na, alpha))
     return pd.DataFrame(rows)
 
 
-def world_event(dataset: Dataset) -> dict | None:
-    """Return the synthetic world's dated interface change (``date``, ``segment``), or None elsewhere.
+def dated_events(dataset: Dataset) -> pd.DataFrame:
+    """Return the dated world events a dataset declares in ``metadata["dated_events"]``.
 
-    Reads ``dataset.metadata["world"]`` written by :func:`churnlab.data.synthetic.generate` and resolves
-    a default date the way the world does (:meth:`~churnlab.data.synthetic.knobs.Knobs.dates`).
+    The synthetic generator writes its interface change and competitor offer there (see
+    :func:`churnlab.data.synthetic.build.dated_events`); any source may declare its own (a release,
+    a price change) as a list of ``{"event", "date"[, "segment", "description"]}``.
+
+    Returns
+    -------
+    DataFrame
+        One row per event in date order: ``event, date`` (Timestamp), ``segment`` (None: every
+        segment), ``description``. Empty when the dataset declares none: there is then no dated
+        event to study unless the analyst names one.
+
+    Raises
+    ------
+    SchemaError
+        When an entry lacks ``event`` or ``date``.
+
+    Examples
+    --------
+    >>> ds = Dataset("x", {}, as_of="2024-12-31", source="doctest",
+    ...              metadata={"dated_events": [{"event": "release", "date": "2024-05-01"}]})
+    >>> dated_events(ds)[["event", "date"]].astype(str).values.tolist()
+    [['release', '2024-05-01']]
+    """
+    entries = (dataset.metadata or {}).get("dated_events") or []
+    rows = []
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict) or "event" not in e or "date" not in e:
+            raise SchemaError(f"dataset {dataset.name!r} metadata.dated_events[{i}]: expected a mapping with "
+                              f"'event' and 'date', got {e!r}")
+        rows.append({"event": str(e["event"]), "date": pd.Timestamp(e["date"]), "segment": e.get("segment"),
+                     "description": str(e.get("description", ""))})
+    out = pd.DataFrame(rows, columns=["event", "date", "segment", "description"])
+    out["segment"] = pd.Series([r["segment"] for r in rows], dtype=object)  # None stays None: every segment
+    out["date"] = out["date"].astype("datetime64[ns]")
+    return out.sort_values("date", kind="stable", ignore_index=True)
+
+
+def world_event(dataset: Dataset, event: str = "ui_change") -> dict | None:
+    """Return the dataset's dated ``event`` (``date``, ``segment``), or None when it declares none.
+
+    Reads :func:`dated_events`; the default is the synthetic world's interface change. Nothing is
+    guessed: a dataset without the event (a public dataset, a world saved before events were
+    recorded) gives None, and an analysis then says there is no dated event to study.
 
     Examples
     --------
     >>> world_event(Dataset("x", {}, as_of="2024-01-01", source="doctest")) is None
     True
     """
-    world = (dataset.metadata or {}).get("world")
-    if not world or "knobs" not in world:
+    events = dated_events(dataset)
+    hit = events[events["event"] == event]
+    if hit.empty:
         return None
-    from churnlab.data.synthetic.knobs import make_knobs
-
-    knobs = make_knobs(**world["knobs"])
-    date, _ = knobs.dates(pd.Timestamp(world["start"]), pd.Timestamp(world["end"]))
-    return {"date": pd.Timestamp(date), "segment": knobs.ui_change_segment}
+    first = hit.iloc[0]
+    return {"date": pd.Timestamp(first["date"]), "segment": first["segment"]}

@@ -20,7 +20,7 @@ from scipy import stats
 
 from churnlab import config as C
 from churnlab.errors import AnalysisError
-from churnlab.metrics import customer_spells
+from churnlab.labels import active_at, customer_spells
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset
 
@@ -87,8 +87,7 @@ def match_stayers(dataset: Dataset, cutoff, *, lookback_days: int = 365, horizon
         raise AnalysisError(f"match_stayers: no churn between {lo.date()} and {hi.date()}")
     rng = np.random.default_rng(seed)
     s_id = spells[C.CUSTOMER_ID].to_numpy()
-    s_start = spells["start_at"].to_numpy()
-    s_end = spells["end_at"].fillna(pd.Timestamp("2262-01-01")).to_numpy()
+    s_spells = {"start_at": spells["start_at"].to_numpy(), "end_at": spells["end_at"].to_numpy()}
     s_seg = seg.reindex(s_id).to_numpy()
     s_first = first_start.reindex(s_id).to_numpy()
     horizon = np.timedelta64(horizon_days, "D")
@@ -97,7 +96,8 @@ def match_stayers(dataset: Dataset, cutoff, *, lookback_days: int = 365, horizon
     for pair, ch in enumerate(churners.itertuples(index=False)):
         cid, d = getattr(ch, C.CUSTOMER_ID), np.datetime64(ch.end_at)
         band = (d - first_start[cid]) // bin_ns
-        ok = ((s_start < d) & (s_end > d + horizon) & (s_seg == seg[cid]) & (s_id != cid)
+        # a stayer's spell is active on the churn date and still active horizon days later
+        ok = (active_at(s_spells, d) & active_at(s_spells, d + horizon) & (s_seg == seg[cid]) & (s_id != cid)
               & ((d - s_first) // bin_ns == band))
         candidates = np.unique(s_id[ok])
         if candidates.size == 0:

@@ -1,7 +1,10 @@
-"""Funnel as of a cutoff: stage-to-stage conversion, the bottleneck, and group comparisons.
+"""Funnel as of a cutoff: stage-to-stage conversion, the bottleneck, time between stages, group comparisons.
 
 A customer reached a stage when the ``funnel`` table has a row for it stamped before the cutoff.
 Conversion into stage ``k`` is the share of those who reached stage ``k - 1`` who also reached ``k``.
+:func:`stage_durations` measures how long customers take between stages (where they stall, not only
+where they drop); :func:`compare_new_returning` sets customers who came back after churning against
+new ones.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ import pandas as pd
 
 from churnlab import config as C
 from churnlab.errors import AnalysisError
-from churnlab.intervals import newcombe_difference_interval, two_proportion_z_test, wilson_interval
+from churnlab.intervals import newcombe_difference_interval, two_proportion_z_test, wilson_interval, z_value
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["funnel_reached", "funnel_conversion", "funnel_bottleneck", "compare_funnel"]
+__all__ = ["funnel_reached", "funnel_conversion", "funnel_bottleneck", "compare_funnel", "stage_durations",
+           "funnel_stall", "compare_new_returning"]
 
 
 def funnel_reached(dataset: Dataset, cutoff, *, stages: Sequence[str] = C.FUNNEL_STAGES) -> pd.DataFrame:
@@ -165,5 +169,162 @@ def compare_funnel(dataset: Dataset, cutoff, attributes: pd.DataFrame | None, by
         rows.append({by: r[by], "stage": r["stage"], "n_group": int(r["from_previous"]),
                      "conversion_group": r["conversion"], "n_rest": int(n0), "conversion_rest": rest,
                      "difference": r["conversion"] - rest, "difference_lower": float(lo),
+                     "difference_upper": float(hi), "p_value": float(p)})
+    return pd.DataFrame(rows)
+
+
+def _quantile_ci(x: np.ndarray, q: float, alpha: float) -> tuple[float, float]:
+    """Distribution-free interval of the ``q`` quantile from order statistics (binomial, normal approx.)."""
+    n = x.size
+    if n < 2:
+        return np.nan, np.nan
+    xs = np.sort(x)
+    half = z_value(alpha) * np.sqrt(n * q * (1 - q))
+    lo, hi = int(np.floor(n * q - half)), int(np.ceil(n * q + half))
+    return float(xs[max(lo, 0)]), float(xs[min(hi, n - 1)])
+
+
+def stage_durations(dataset: Dataset, cutoff, *, stages: Sequence[str] = C.FUNNEL_STAGES, by: str | None = None,
+                    attributes: pd.DataFrame | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    """Days between consecutive funnel stages: how long those who moved on took, and who is still waiting.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``funnel`` (``customer_id, stage, reached_at``).
+    cutoff : timestamp
+        Stages reached at or after it are not counted.
+    stages : sequence of str
+        Funnel order.
+    by : str, optional
+        A column of the funnel, else of ``attributes``.
+    attributes : DataFrame, optional
+        ``customer_id`` and ``by``.
+    alpha : float
+        Level of the median's interval.
+
+    Returns
+    -------
+    DataFrame
+        One row per (group and) step after the first: ``[by,] stage, from_stage, n_moved``
+        (reached both), ``median_days`` with a distribution-free ``median_lower/upper``,
+        ``p25_days, p75_days, p90_days``, ``n_waiting`` (reached the previous stage, not this one)
+        and ``waiting_median_days`` (how long they have waited so far at the cutoff).
+
+    Raises
+    ------
+    AnalysisError
+        When nobody entered the funnel before the cutoff.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"customer_id": ["a", "a", "b", "b", "c"], "stage": ["visit", "signup"] * 2 + ["visit"],
+    ...                   "reached_at": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01", "2024-01-05",
+    ...                                                 "2024-01-20"])})
+    >>> ds = Dataset("t", {"funnel": f}, as_of="2024-02-01", source="doctest")
+    >>> stage_durations(ds, "2024-02-01", stages=("visit", "signup"))[["n_moved", "median_days", "n_waiting",
+    ...                                                                "waiting_median_days"]].to_dict("records")
+    [{'n_moved': 2, 'median_days': 3.0, 'n_waiting': 1, 'waiting_median_days': 12.0}]
+    """
+    dataset.require("funnel", by="stage_durations")
+    cutoff = pd.Timestamp(cutoff)
+    f = rows_before(dataset["funnel"], "reached_at", cutoff, name="funnel")
+    require_columns(f, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
+    if f.empty:
+        raise AnalysisError(f"stage_durations: nobody entered the funnel before {cutoff.date()}")
+    f = f.assign(**{C.CUSTOMER_ID: f[C.CUSTOMER_ID].astype(str)})
+    when = f.groupby([C.CUSTOMER_ID, "stage"])["reached_at"].min().unstack().reindex(columns=list(stages))
+    if by is None:
+        groups = [(None, when)]
+    else:
+        if by in f.columns:
+            attrs = f[[C.CUSTOMER_ID, by]].dropna().drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)[by]
+        elif attributes is None:
+            raise AnalysisError(f"stage_durations: funnel has no column {by!r}; pass attributes with it")
+        else:
+            require_columns(attributes, [C.CUSTOMER_ID, by], table="attributes")
+            a = attributes.assign(**{C.CUSTOMER_ID: attributes[C.CUSTOMER_ID].astype(str)})
+            attrs = a.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)[by]
+        key = when.index.map(attrs)
+        key = pd.Series(key, index=when.index).astype("object").where(pd.notna(key), "(unknown)").astype(str)
+        groups = list(when.groupby(key, sort=True))
+    rows = []
+    for name, w in groups:
+        for prev, stage in zip(stages[:-1], stages[1:]):
+            both = w[prev].notna() & w[stage].notna()
+            days = ((w.loc[both, stage] - w.loc[both, prev]).dt.total_seconds() / 86400.0).to_numpy()
+            waiting = w[prev].notna() & w[stage].isna()
+            waited = ((cutoff - w.loc[waiting, prev]).dt.total_seconds() / 86400.0).to_numpy()
+            lo, hi = _quantile_ci(days, 0.5, alpha)
+            q = np.quantile(days, [0.25, 0.5, 0.75, 0.9]) if days.size else np.full(4, np.nan)
+            row = {"stage": stage, "from_stage": prev, "n_moved": int(both.sum()), "median_days": float(q[1]),
+                   "median_lower": lo, "median_upper": hi, "p25_days": float(q[0]), "p75_days": float(q[2]),
+                   "p90_days": float(q[3]), "n_waiting": int(waiting.sum()),
+                   "waiting_median_days": float(np.median(waited)) if waited.size else np.nan}
+            rows.append(row if by is None else {by: name, **row})
+    return pd.DataFrame(rows)
+
+
+def funnel_stall(durations: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """Pick the step where customers who move on take longest (largest median days), per group when ``by``."""
+    require_columns(durations, ["stage", "median_days"], table="stage_durations")
+    d = durations.dropna(subset=["median_days"])
+    if d.empty:
+        raise AnalysisError("funnel_stall: no step has a duration")
+    if by is None:
+        return d.loc[[d["median_days"].idxmax()]].reset_index(drop=True)
+    return d.loc[d.groupby(by)["median_days"].idxmax()].reset_index(drop=True)
+
+
+def compare_new_returning(pop: pd.DataFrame, *, columns: Sequence[str] = (C.LABEL,), alpha: float = 0.05
+                          ) -> pd.DataFrame:
+    """Compare customers who came back after churning (``returning``) with new ones, column by column.
+
+    Parameters
+    ----------
+    pop : DataFrame
+        From :func:`churnlab.patterns.population.population`: ``returning`` (bool) and ``columns``.
+    columns : sequence of str
+        Boolean or 0/1 columns compared as rates (Wilson, Newcombe difference, pooled z-test); other
+        numeric columns are compared as means (Welch's t-test, its interval).
+    alpha : float
+        Interval level.
+
+    Returns
+    -------
+    DataFrame
+        One row per column: ``column, kind`` (``rate`` or ``mean``), ``n_returning, returning,
+        n_new, new, difference`` (returning - new), ``difference_lower, difference_upper, p_value``.
+
+    Raises
+    ------
+    AnalysisError
+        When either group is empty.
+    """
+    from scipy import stats
+
+    require_columns(pop, ["returning", *columns], table="population")
+    ret = pop["returning"].astype(bool)
+    if ret.all() or not ret.any():
+        raise AnalysisError(f"compare_new_returning: {int(ret.sum())} returning and {int((~ret).sum())} new "
+                            "customers; both groups are needed")
+    rows = []
+    for col in columns:
+        v = pop[col]
+        a, b = v[ret].dropna(), v[~ret].dropna()
+        is_rate = pd.api.types.is_bool_dtype(v) or set(pd.unique(v.dropna())) <= {0, 1}
+        if is_rate:
+            x1, n1, x0, n0 = float(a.astype(float).sum()), len(a), float(b.astype(float).sum()), len(b)
+            lo, hi = newcombe_difference_interval(x1, n1, x0, n0, alpha)
+            _, p = two_proportion_z_test(x1, n1, x0, n0)
+            m1, m0 = x1 / n1 if n1 else np.nan, x0 / n0 if n0 else np.nan
+        else:
+            a, b = a.astype(float), b.astype(float)
+            m1, m0 = float(a.mean()), float(b.mean())
+            t = stats.ttest_ind(a, b, equal_var=False)
+            ci = t.confidence_interval(1 - alpha)
+            lo, hi, p = ci.low, ci.high, t.pvalue
+        rows.append({"column": col, "kind": "rate" if is_rate else "mean", "n_returning": len(a), "returning": m1,
+                     "n_new": len(b), "new": m0, "difference": m1 - m0, "difference_lower": float(lo),
                      "difference_upper": float(hi), "p_value": float(p)})
     return pd.DataFrame(rows)

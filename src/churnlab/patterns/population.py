@@ -1,4 +1,9 @@
-"""The population observed at a cutoff: customers active then, their outcome, attributes and features."""
+"""The population observed at a cutoff: customers active then, their outcome, attributes and features.
+
+:func:`cutoff_profile` was called ``population`` (still importable under that name), which read like
+:func:`churnlab.labels.population` (the bare ``customer_id, cutoff`` rows to score) but returns much
+more: the outcome, the features and the attributes of each customer active at one cutoff.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ import pandas as pd
 
 from churnlab import config as C
 from churnlab.features import build_features
-from churnlab.metrics import churn_outcome, customer_spells
+from churnlab.labels import customer_spells
+from churnlab.metrics import churn_outcome
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["population", "rows_before"]
+__all__ = ["cutoff_profile", "population", "rows_before"]
 
 
 def rows_before(table: pd.DataFrame, time_column: str, cutoff, window_days: float | None = None,
@@ -55,9 +61,9 @@ def rows_before(table: pd.DataFrame, time_column: str, cutoff, window_days: floa
     return table.loc[keep].copy()
 
 
-def population(dataset: Dataset, cutoff, horizon_days: int = 30, *, recent_window_days: int = 30,
-               labels: pd.DataFrame | None = None, windows: Sequence[int] = (7, 30, 90)) -> pd.DataFrame:
-    """Return the customers observed at ``cutoff`` with their outcome, attributes and features.
+def cutoff_profile(dataset: Dataset, cutoff, horizon_days: int = 30, *, recent_window_days: int = 30,
+                   labels: pd.DataFrame | None = None, windows: Sequence[int] = (7, 30, 90)) -> pd.DataFrame:
+    """Return the customers active at ``cutoff`` with their outcome, attributes and features.
 
     Parameters
     ----------
@@ -91,7 +97,7 @@ def population(dataset: Dataset, cutoff, horizon_days: int = 30, *, recent_windo
     AnalysisError
         When the outcome window passes ``as_of``.
     """
-    dataset.require("customers", by="population")
+    dataset.require("customers", by="cutoff_profile")
     if labels is None:
         out = churn_outcome(dataset, cutoff, horizon_days)
     else:
@@ -115,3 +121,7 @@ def population(dataset: Dataset, cutoff, horizon_days: int = 30, *, recent_windo
         earlier = spells.loc[spells["end_at"].notna(), C.CUSTOMER_ID].astype(str).unique()
         out["returning"] = out[C.CUSTOMER_ID].isin(earlier)
     return out
+
+
+#: Former name of :func:`cutoff_profile`, kept so existing notebooks keep working.
+population = cutoff_profile

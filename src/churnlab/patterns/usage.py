@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_BUCKET_EDGES_WEEKS",
     "recency_bucket",
     "usage_flags",
+    "first_window_coverage",
     "component_idle_thresholds",
     "component_usage",
     "activation_flags",
@@ -67,7 +68,7 @@ def _num(x: float) -> str:
 def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_window_days: int = 30,
                 bucket_edges_weeks: Sequence[float] = DEFAULT_BUCKET_EDGES_WEEKS, segment_column: str = C.SEGMENT,
                 decline_ratio: float = 0.5, norm_ratio: float = 0.5, high_quantile: float = 0.99,
-                first_days: int = 30, low_start_ratio: float = 0.5) -> pd.DataFrame:
+                first_days: int = 30, low_start_ratio: float = 0.5, events_since=None) -> pd.DataFrame:
     """Flag usage decline, low start, below-norm and abnormally high usage; bucket recency.
 
     Parameters
@@ -94,7 +95,10 @@ def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_win
         Length of the first-use window after signup (``low_start``).
     low_start_ratio : float
         ``low_start`` when sessions in the first ``first_days`` after signup fall below this ratio of
-        the segment's median (customers younger than ``first_days`` are missing).
+        the median of the segment's customers whose first window is observed.
+    events_since : timestamp, optional
+        When the event log begins (default the day of its first event). A customer who signed up
+        before it has an unobserved first window: their ``low_start`` is missing, never "low".
 
     Returns
     -------
@@ -102,7 +106,9 @@ def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_win
         One row per customer of ``pop``: ``customer_id, label``, the segment column,
         ``sessions_recent, sessions_previous, usage_change`` (relative change, NaN when the previous
         window was empty), ``declining, below_norm, high_usage, low_start`` (boolean, missing where
-        not applicable), ``days_since_last_session, recency_bucket``.
+        not applicable), ``days_since_last_session, recency_bucket``; with events also
+        ``sessions_first_window`` and ``first_window`` (``"observed"``, ``"before the event log"``,
+        ``"not over"``: why ``low_start`` is missing), counted by :func:`first_window_coverage`.
 
     Raises
     ------
@@ -127,13 +133,43 @@ def usage_flags(pop: pd.DataFrame, dataset: Dataset | None = None, *, recent_win
     out["high_usage"] = (out["sessions_recent"] > upper) & (out["sessions_recent"] > median)
     out["low_start"] = pd.Series(pd.NA, index=out.index, dtype="boolean")
     if dataset is not None and "events" in dataset and C.SIGNUP_AT in pop and len(pop):
-        first = _first_window_sessions(dataset["events"], pop, first_days)
+        events = dataset["events"]
+        since = (pd.Timestamp(events[C.TIMESTAMP].min()).normalize() if events_since is None
+                 else pd.Timestamp(events_since))
+        first = _first_window_sessions(events, pop, first_days)
+        before = (pop[C.SIGNUP_AT] < since).to_numpy()
+        first = first.where(~before)
         norm = first.groupby(out[segment_column], dropna=False).transform("median")
         out["sessions_first_window"] = first
+        out["first_window"] = np.where(before, "before the event log", np.where(first.isna(), "not over", "observed"))
         out["low_start"] = (first < low_start_ratio * norm).where(first.notna() & (norm > 0)).astype("boolean")
+        out.attrs["events_since"] = since
     out["days_since_last_session"] = pop["days_since_last_session"].astype(float)
     out["recency_bucket"] = recency_bucket(out["days_since_last_session"], bucket_edges_weeks)
     return out
+
+
+def first_window_coverage(flags: pd.DataFrame) -> pd.DataFrame:
+    """Count why ``low_start`` is known or missing in :func:`usage_flags` output.
+
+    Returns
+    -------
+    DataFrame
+        One row per status (``observed``, ``before the event log``, ``not over``): ``first_window,
+        n, share, low_start`` (customers flagged among the observed), so a notebook can say for how
+        many customers the signal is computed and why the others have none.
+
+    Raises
+    ------
+    SchemaError
+        When ``first_window`` is missing (``usage_flags`` was called without events).
+    """
+    require_columns(flags, ["first_window", "low_start"], table="usage_flags")
+    g = flags.groupby("first_window", sort=False)
+    out = pd.DataFrame({"n": g.size(), "low_start": g["low_start"].sum().astype(int)})
+    out = out.reindex([s for s in ("observed", "before the event log", "not over") if s in out.index])
+    out["share"] = out["n"] / out["n"].sum()
+    return out.reset_index()[["first_window", "n", "share", "low_start"]]
 
 
 def _first_window_sessions(events: pd.DataFrame, pop: pd.DataFrame, first_days: int) -> pd.Series:

@@ -1,7 +1,8 @@
 """Figures of model quality and explanations: ROC, lift, reliability, profit, SHAP views.
 
-Each function draws what a :mod:`churnlab.model` or :mod:`churnlab.explain` function returned and
-returns the Axes.
+Each function draws what a :mod:`churnlab.modeling` or :mod:`churnlab.explain` function returned and
+returns the Axes; where a figure takes raw scores (as the notebooks pass them), the points it draws come
+from one named function of :mod:`churnlab.modeling.evaluation`, never from a formula here.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ __all__ = ["roc_curves", "lift_curves", "reliability", "profit", "importance", "
 
 
 def roc_curves(scores: pd.DataFrame, ax=None, *, title: str = "ROC"):
-    """ROC curve of every model column of ``scores`` (column ``y`` holds the labels)."""
-    from sklearn.metrics import roc_auc_score, roc_curve
+    """ROC curve of every model column of ``scores`` (column ``y`` holds the labels).
+
+    ``scores`` is a window of :attr:`~churnlab.modeling.ModelComparison.scores`; the curve points come from
+    :func:`churnlab.modeling.roc_points`.
+    """
+    from churnlab.modeling.evaluation import roc_points
 
     ax = new_axes(ax, figsize=(5, 5))
-    for col in scores.columns.drop("y"):
-        fpr, tpr, _ = roc_curve(scores["y"], scores[col])
-        ax.plot(fpr, tpr, label=f"{col} (AUC {roc_auc_score(scores['y'], scores[col]):.3f})")
+    for name, curve in roc_points(scores).groupby("model", sort=False):
+        ax.plot(curve["fpr"], curve["tpr"], label=f"{name} (AUC {curve['roc_auc'].iloc[0]:.3f})")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
     ax.legend(loc="lower right", fontsize=8)
@@ -30,13 +34,15 @@ def roc_curves(scores: pd.DataFrame, ax=None, *, title: str = "ROC"):
 
 
 def lift_curves(scores: pd.DataFrame, ax=None, *, title: str = "Cumulative capture"):
-    """Share of churners captured when targeting the top x% by each model's score."""
+    """Share of churners captured when targeting the top x% by each model's score.
+
+    Points from :func:`churnlab.modeling.capture_curve`.
+    """
+    from churnlab.modeling.evaluation import capture_curve
+
     ax = new_axes(ax, figsize=(5, 5))
-    y = scores["y"].to_numpy()
-    for col in scores.columns.drop("y"):
-        order = np.argsort(-scores[col].to_numpy(), kind="stable")
-        cum = np.r_[0, np.cumsum(y[order])] / max(y.sum(), 1)
-        ax.plot(np.linspace(0, 100, len(cum)), cum, label=col)
+    for name, curve in capture_curve(scores).groupby("model", sort=False):
+        ax.plot(100 * curve["share_targeted"], curve["capture"], label=name)
     ax.plot([0, 100], [0, 1], color="grey", lw=0.8, ls="--")
     ax.set(xlabel="customers targeted (%)", ylabel="churners captured", title=title)
     ax.legend(loc="lower right", fontsize=8)
@@ -44,16 +50,17 @@ def lift_curves(scores: pd.DataFrame, ax=None, *, title: str = "Cumulative captu
 
 
 def reliability(y, probabilities: dict[str, np.ndarray], ax=None, *, n_bins: int = 10):
-    """Reliability diagram: mean predicted vs observed churn rate in quantile bins."""
+    """Reliability diagram: mean predicted vs observed churn rate in quantile bins.
+
+    Bins from :func:`churnlab.modeling.reliability_table`.
+    """
+    from churnlab.modeling.evaluation import reliability_table
+
     ax = new_axes(ax, figsize=(5, 5))
-    y = np.asarray(y)
-    top = 0.0
-    for name, p in probabilities.items():
-        p = np.asarray(p)
-        bins = pd.qcut(p, q=n_bins, duplicates="drop", labels=False)
-        df = pd.DataFrame({"p": p, "y": y, "bin": bins}).groupby("bin").mean()
-        ax.plot(df["p"], df["y"], marker="o", label=name)
-        top = max(top, df["p"].max(), df["y"].max())
+    table = reliability_table(y, probabilities, n_bins=n_bins)
+    for name, bins in table.groupby("model", sort=False):
+        ax.plot(bins["mean_predicted"], bins["observed_rate"], marker="o", label=name)
+    top = float(max(table["mean_predicted"].max(), table["observed_rate"].max(), 0.0)) if len(table) else 0.0
     ax.plot([0, top], [0, top], color="grey", lw=0.8, ls="--")
     ax.set(xlabel="predicted churn probability", ylabel="observed churn rate", title="Reliability")
     ax.legend(fontsize=8)
@@ -82,11 +89,17 @@ def importance(table: pd.DataFrame, ax=None, *, top_n: int = 15):
     return ax
 
 
-def beeswarm(explanation, ax=None, *, top_n: int = 12, random_state: int = 0):
-    """SHAP value of each row per feature, coloured by the feature's value (low blue, high red)."""
-    from churnlab.explain import global_importance
+def beeswarm(explanation, ax=None, *, top_n: int = 12, random_state: int = 0, importance: pd.DataFrame | None = None):
+    """SHAP value of each row per feature, coloured by the feature's value (low blue, high red).
 
-    feats = global_importance(explanation)["feature"].head(top_n).tolist()[::-1]
+    Features are drawn in the order of ``importance`` (a :func:`churnlab.explain.global_importance` table,
+    its first ``top_n`` rows); without one, the plot asks :func:`~churnlab.explain.global_importance` for it.
+    """
+    if importance is None:
+        from churnlab.explain import global_importance
+
+        importance = global_importance(explanation)
+    feats = importance["feature"].head(top_n).tolist()[::-1]
     ax = new_axes(ax, figsize=(7, 0.35 * len(feats) + 1))
     rng = np.random.default_rng(random_state)
     for i, f in enumerate(feats):

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 import pandas as pd
 
 from churnlab.data.synthetic.knobs import make_knobs
-from churnlab.data.synthetic.spec import EXPAND, WorldSpec
+from churnlab.data.synthetic.spec import DETAILS, EXPAND, WorldSpec
 from churnlab.data.synthetic.tables import chunk_records, concat_records, records_to_frames
 from churnlab.data.synthetic.truth import Truth, drivers_frame
 from churnlab.data.synthetic.world import Recorder, concat_states, simulate
 from churnlab.errors import DataSourceError
 from churnlab.schema import Dataset
 
-__all__ = ["generate", "iter_chunks", "make_spec", "DESCRIPTION"]
+__all__ = ["generate", "iter_chunks", "make_spec", "dated_events", "DESCRIPTION"]
 
 DESCRIPTION = (
     "Synthetic subscription business with ground truth: B2B and B2C customers signing up through a funnel, "
@@ -42,6 +42,32 @@ def make_spec(n_customers: int, start="2024-01-01", end="2024-12-31", seed: int 
     if (e - s).days < 28:
         raise DataSourceError(f"synthetic world: the period {s.date()}..{e.date()} must span at least 28 days")
     return WorldSpec(n_customers=int(n_customers), start=s, end=e, seed=int(seed), knobs=make_knobs(**knobs))
+
+
+def dated_events(spec: WorldSpec) -> list[dict]:
+    """List the dated shocks the world simulates, for ``dataset.metadata["dated_events"]``.
+
+    Analyses read them from the dataset (:func:`churnlab.patterns.engagement.dated_events`) instead of
+    re-deriving them from the knobs, so a saved world carries its own calendar.
+
+    Returns
+    -------
+    list of dict
+        ``{"event", "date" (ISO), "segment" (or None for every segment), "strength", "description"}``:
+        the interface change when its day falls inside the period (the day the world applies it), the
+        competitor's offer when it comes before ``end`` (from its date on it lures the price-sensitive).
+    """
+    env, k = spec.env(), spec.knobs
+    out = []
+    if 0 <= env.ui_day < spec.n_days:
+        out.append({"event": "ui_change", "date": (spec.start + pd.Timedelta(days=env.ui_day)).isoformat(),
+                    "segment": k.ui_change_segment, "strength": float(k.ui_change),
+                    "description": "interface change: unsubscribes, NPS and churn rise in the hit segment"})
+    if env.comp_day < spec.n_days:
+        out.append({"event": "competitor_offer", "date": (spec.start + pd.Timedelta(days=env.comp_day)).isoformat(),
+                    "segment": None, "strength": float(k.competitor),
+                    "description": "a competitor's offer lures price-sensitive customers away (decays after it)"})
+    return out
 
 
 def _bar(spec: WorldSpec, progress: bool):
@@ -69,7 +95,7 @@ def iter_chunks(spec: WorldSpec, progress: bool = False) -> Iterator[tuple[dict,
             pop, rng = spec.population(c)
             rec = Recorder(pop["gid"].size, 0, spec.n_days)
             simulate(pop, 0, spec.n_days, rng, env, rec, bar=bar)
-            yield chunk_records(pop, rec, spec.start, spec.end, spec.rng(c, EXPAND)), pop
+            yield chunk_records(pop, rec, spec.start, spec.end, spec.rng(c, EXPAND), spec.rng(c, DETAILS)), pop
     finally:
         if bar is not None:
             bar.close()
@@ -97,7 +123,8 @@ def generate(n_customers: int, start="2024-01-01", end="2024-12-31", seed: int =
     -------
     Dataset
         ``name="synthetic"``, ``kind="events"``, ``as_of=end``, with tables customers, subscriptions,
-        payments, events, tickets, messages, contacts, surveys and funnel.
+        payments, events, tickets, messages, contacts, surveys and funnel; ``metadata`` holds the
+        world's spec (``"world"``) and its dated shocks (``"dated_events"``, see :func:`dated_events`).
     Truth
         True churn probabilities at any cutoff, true drivers of every churn, the mechanisms.
 
@@ -122,7 +149,7 @@ def generate(n_customers: int, start="2024-01-01", end="2024-12-31", seed: int =
     dataset = Dataset(
         name="synthetic", tables=tables, as_of=spec.end, kind="events",
         source=f"churnlab.data.synthetic.generate(n_customers={spec.n_customers}, seed={spec.seed})",
-        description=DESCRIPTION, metadata={"world": spec.to_dict()},
+        description=DESCRIPTION, metadata={"world": spec.to_dict(), "dated_events": dated_events(spec)},
     )
     truth = Truth(spec=spec, drivers=drivers_frame(rec.get("churn_truth"), spec.id_width),
                   final_state=concat_states(states))

@@ -17,10 +17,11 @@ from churnlab.data.synthetic.knobs import Knobs
 from churnlab.data.synthetic.population import draw_population
 from churnlab.data.synthetic.world import Env, simulate
 
-__all__ = ["WorldSpec", "CHUNK_SIZE", "SIM", "EXPAND", "MONTE_CARLO", "CAMPAIGN"]
+__all__ = ["WorldSpec", "CHUNK_SIZE", "SIM", "EXPAND", "MONTE_CARLO", "CAMPAIGN", "DETAILS"]
 
 CHUNK_SIZE = 20_000
 SIM, EXPAND, MONTE_CARLO, CAMPAIGN = 0, 1, 2, 3  # purposes of the random streams
+DETAILS = 4  # details added to the tables later (ticket agents, first responses): their own stream
 
 
 @dataclass(frozen=True)

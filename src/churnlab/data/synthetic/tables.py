@@ -13,17 +13,22 @@ import pandas as pd
 import pyarrow as pa
 
 from churnlab import config as C
+from churnlab.data.synthetic.agents import AGENT_NAMES, draw_agents
 from churnlab.data.synthetic.knobs import MECHANISM_NAMES, REASON_OF
 from churnlab.data.synthetic.population import CHANNELS, REGIONS, VISIT_TO_SIGNUP_BY_CHANNEL
 from churnlab.data.synthetic.world import Recorder
 
-__all__ = ["chunk_records", "concat_records", "customer_ids", "records_to_frames", "DAY_NS", "SEC_NS"]
+__all__ = ["chunk_records", "concat_records", "customer_ids", "records_to_frames", "DAY_NS", "SEC_NS", "EXIT_TRUTHFUL"]
 
 SEC_NS = 1_000_000_000
 DAY_NS = 86_400 * SEC_NS
 ACTIVE_END_SEC = 82_800  # activity happens before 23:00; cancellations after
 REASON_CODE = {r: i for i, r in enumerate(C.CHURN_REASONS)}
 MECH_REASON = np.array([REASON_CODE[REASON_OF[m]] for m in MECHANISM_NAMES], np.int8)
+#: Share of exit-survey answers that state the true churn reason; the others name a reason drawn uniformly
+#: from config.CHURN_REASONS (the true one included), so a stated reason agrees with the truth with probability
+#: EXIT_TRUTHFUL + (1 - EXIT_TRUTHFUL) / len(CHURN_REASONS) = 0.7917.
+EXIT_TRUTHFUL = 0.75
 
 
 def _clock(t: np.ndarray, sec: np.ndarray, i: np.ndarray, pop: dict, start_ns: int) -> np.ndarray:
@@ -50,7 +55,8 @@ def _seq(i: np.ndarray, ts: np.ndarray) -> np.ndarray:
 
 
 def chunk_records(pop: dict, rec: Recorder, start: pd.Timestamp, as_of: pd.Timestamp,
-                  rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+                  rng: np.random.Generator, detail_rng: np.random.Generator | None = None
+                  ) -> dict[str, dict[str, np.ndarray]]:
     """Numeric records of every canonical table for one simulated chunk.
 
     Parameters
@@ -63,6 +69,9 @@ def chunk_records(pop: dict, rec: Recorder, start: pd.Timestamp, as_of: pd.Times
         Day 0 of the world and the observation time (nothing is stamped after it).
     rng : numpy Generator
         The chunk's expansion stream (times of day and other details that drive nothing).
+    detail_rng : numpy Generator, optional
+        A separate stream for the details added later (ticket agents and first-response times), so
+        the draws of ``rng`` stay where they were; default a child of ``rng``'s seed sequence.
 
     Returns
     -------
@@ -100,9 +109,12 @@ def chunk_records(pop: dict, rec: Recorder, start: pd.Timestamp, as_of: pd.Times
     if tk:
         ti = tk["i"]
         opened = _clock(tk["t"], 28_800.0 + rng.random(ti.size) * 36_000.0, ti, pop, start_ns)
+        if detail_rng is None:
+            detail_rng = np.random.Generator(np.random.PCG64(rng.bit_generator.seed_seq.spawn(1)[0]))
+        agent, first_response = draw_agents(tk["line"], tk["bot"], tk["fcr"], np.round(tk["hours"], 2), detail_rng)
         out["tickets"] = {"gid": gid[ti], "opened_ns": opened, "line": tk["line"].astype(np.int64),
                           "cat_code": tk["cat"], "bot": tk["bot"], "fcr": tk["fcr"], "hours": tk["hours"],
-                          "csat": tk["csat"]}
+                          "csat": tk["csat"], "agent_code": agent, "first_response": first_response}
     # payments
     pm = rec.table("payments")
     if pm:
@@ -169,12 +181,13 @@ def chunk_records(pop: dict, rec: Recorder, start: pd.Timestamp, as_of: pd.Times
         ex = ch["exit"]
         true_reason = MECH_REASON[ch["mech"][ex]]
         u = ch["u_exit"][ex]
-        other = np.minimum(((u - 0.75) / 0.25 * len(C.CHURN_REASONS)).astype(np.int8), len(C.CHURN_REASONS) - 1)
+        other = np.minimum(((u - EXIT_TRUTHFUL) / (1 - EXIT_TRUTHFUL) * len(C.CHURN_REASONS)).astype(np.int8),
+                           len(C.CHURN_REASONS) - 1)
         sg.append(gid[churn_i[ex]])
         sts.append(end_ns[ex])
         skind.append(np.full(int(ex.sum()), 2, np.int8))
         sscore.append(np.full(int(ex.sum()), np.nan))
-        sreason.append(np.where(u < 0.75, true_reason, np.maximum(other, 0)).astype(np.int8))
+        sreason.append(np.where(u < EXIT_TRUTHFUL, true_reason, np.maximum(other, 0)).astype(np.int8))
     if sg:
         out["surveys"] = {"gid": np.concatenate(sg), "ts_ns": np.concatenate(sts),
                           "kind_code": np.concatenate(skind), "score": np.concatenate(sscore).astype(float),
@@ -214,7 +227,10 @@ def _customer_records(pop, rec, start_ns, as_of_ns, rng, payments) -> dict[str, 
     if payments is not None:
         f = payments["first"] & (payments["paid_ns"] != np.iinfo(np.int64).min)
         local = payments["gid"][f] - gid[0]
-        fp[local] = payments["paid_ns"][f]
+        # long-standing customers paid their first invoice before the world began: their first invoice in
+        # the world is not their first payment (it used to overwrite it, stamping first_payment years late)
+        mine = ~early[local]
+        fp[local[mine]] = payments["paid_ns"][f][mine]
     fp = fp[ki]
     fp_ok = fp != np.iinfo(np.int64).min
     # prospects: visits of the same channel that never signed up
@@ -342,6 +358,9 @@ def records_to_frames(rec: dict[str, dict[str, np.ndarray]], width: int) -> dict
             "first_contact_resolution": k["fcr"].astype(bool), "hours_to_resolve": np.round(k["hours"], 2),
             "csat": k["csat"].astype(float),
         })
+        if "agent_code" in k:
+            out["tickets"]["agent"] = _decode(k["agent_code"], AGENT_NAMES)
+            out["tickets"]["first_response_hours"] = np.round(k["first_response"], 2)
     if "messages" in rec:
         m = _sorted(rec["messages"], "ts_ns")
         out["messages"] = pd.DataFrame({

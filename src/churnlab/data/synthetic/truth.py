@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab import config as C
+from churnlab.data.synthetic.agents import agents_table
 from churnlab.data.synthetic.knobs import MECHANISM_NAMES, Knobs, mechanisms_table
 from churnlab.data.synthetic.spec import CHUNK_SIZE, MONTE_CARLO, WorldSpec
 from churnlab.data.synthetic.tables import customer_ids
@@ -147,6 +148,11 @@ class Truth:
     def mechanisms(self) -> pd.DataFrame:
         """``mechanism, description, observable_signal, churn_reason``: every mechanism of the world."""
         return mechanisms_table()
+
+    @property
+    def agents(self) -> pd.DataFrame:
+        """``agent, line, share, no_fcr_rate, speed, median_response_hours, role``: the support agents."""
+        return agents_table()
 
     def chunk_state(self, c: int, day: int) -> dict:
         """State of chunk ``c`` at the start of ``day``: stored at the end, replayed otherwise."""
