@@ -141,7 +141,7 @@ def test_a_new_source_is_one_registry_entry_that_the_spec_checker_list_and_cache
     def first_customers(settings):
         ds = load_files(SAMPLES / "shop.yaml")
         keep = ds.tables["customers"].head(settings.get("rows", 6))
-        return type(ds)(name="crm", tables={"customers": keep}, as_of=ds.as_of, source="crm", kind="snapshot")
+        return type(ds)(name="crm", tables={"customers": keep}, as_of=ds.as_of, source="crm", kind=ds.kind)
 
     entry = Source("crm", "Our CRM export.", (Setting("rows", "int", 6, minimum=1, help="customers kept"),), first_customers)
     monkeypatch.setitem(SOURCES, "crm", entry)
