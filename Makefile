@@ -21,8 +21,11 @@ demo: setup  ## run the demo study: data, notebooks, MLflow runs, HTML reports
 test: setup  ## run the whole test suite
 	$(BIN)/python -m pytest -q
 
-lab: setup  ## open JupyterLab on the project
-	$(BIN)/jupyter lab --notebook-dir=.
+# Jupyter refuses to start as root unless told; containers often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: setup  ## open JupyterLab on the project (files notebooks write go to scratch/, see churnlab.config.output_dir)
+	$(BIN)/jupyter lab --notebook-dir=. $(ALLOW_ROOT)
 
 ui: setup  ## serve the MLflow UI of the project's store on 127.0.0.1
 	$(BIN)/churnlab ui

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
+import sys
 
 import nbformat
 import pytest
 from click.testing import CliRunner
 
 from churnlab.cli import main
-from churnlab.record import NotebookRecord, RunRecord, write_record
+from churnlab.record import NotebookRecord, RunRecord, read_record, write_record
 
 COMMANDS = [[], ["run"], ["list"], ["report"], ["compare"], ["ui"], ["data"], ["data", "describe"]]
 
@@ -121,13 +125,15 @@ def test_report_rerenders_a_run_and_the_index(project):
 
 
 def test_ui_serves_the_project_store_on_localhost(project, monkeypatch):
+    import churnlab.lifecycle
+
     called = {}
 
-    def fake_call(command, env):
+    def fake_serve(command, env):
         called["command"] = command
         return 0
 
-    monkeypatch.setattr(subprocess, "call", fake_call)
+    monkeypatch.setattr(churnlab.lifecycle, "serve", fake_serve)
     result = CliRunner().invoke(main, ["ui", "--port", "5055"])
     assert result.exit_code == 0
     command = called["command"]
@@ -135,3 +141,79 @@ def test_ui_serves_the_project_store_on_localhost(project, monkeypatch):
     assert command[command.index("--backend-store-uri") + 1] == f"sqlite:///{project / 'mlflow.db'}"
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert command[command.index("--port") + 1] == "5055"
+
+
+def test_ui_marks_the_projects_existing_experiments_as_classic_ml_so_the_ui_opens_on_runs(project, monkeypatch):
+    import churnlab.lifecycle
+    from churnlab import tracking
+
+    old = tracking.client().create_experiment("made_before_the_tag")  # as experiments made by older churnlab
+    assert "mlflow.experimentKind" not in tracking.client().get_experiment(old).tags
+    monkeypatch.setattr(churnlab.lifecycle, "serve", lambda command, env: 0)
+    assert CliRunner().invoke(main, ["ui"]).exit_code == 0
+    assert tracking.client().get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+    assert tracking.client().get_experiment_by_name("Default").tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+# A stand-in for ``mlflow ui``: starts a worker that ignores SIGTERM (as mlflow's job consumers did for
+# over 8 s when tried here), prints both pids, and waits.
+FAKE_SERVER = """
+import signal, subprocess, sys, time
+worker = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
+print(worker.pid, flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.slow
+def test_terminating_the_ui_stops_the_whole_server_process_group_workers_included(tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(
+        "import sys\nfrom churnlab import lifecycle\n"
+        "lifecycle.SERVER_GRACE_SECONDS = 1.0\n"
+        f"sys.exit(lifecycle.serve([sys.executable, '-c', {FAKE_SERVER!r}]))\n"
+    )
+    ui = subprocess.Popen([sys.executable, str(launcher)], stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    worker = int(ui.stdout.readline())
+    server = psutil.Process(ui.pid).children()[0].pid
+    assert psutil.pid_exists(worker) and psutil.pid_exists(server)
+    ui.send_signal(signal.SIGTERM)
+    assert ui.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (psutil.pid_exists(worker) or psutil.pid_exists(server)):
+        time.sleep(0.1)
+    gone = [not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE for pid in (server, worker)]
+    assert gone == [True, True]  # the worker ignored SIGTERM: the group's SIGKILL after the grace period got it
+
+
+def test_report_on_a_run_whose_notebook_is_empty_is_one_error_line_and_exit_2(project):
+    _run(project, "demo_1", "2026-01-01T10:00:00", seed=0, auc=0.81)
+    (project / "runs" / "demo_1" / "00_m.ipynb").write_text("")  # what a SIGKILL mid-write left before atomic saves
+    result = CliRunner().invoke(main, ["report", "demo_1"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: run demo_1: executed notebook 00_m.ipynb (0 bytes)")
+    assert "Traceback" not in result.output
+
+
+def test_list_marks_a_running_run_whose_runner_process_is_gone_as_killed(project):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    _run(project, "demo_1", "2026-01-01T10:00:00", seed=0, auc=0.81, status="RUNNING")
+    _run(project, "demo_2", "2026-01-02T10:00:00", seed=0, auc=0.82, status="RUNNING")
+    for name, pid in (("demo_1", gone.pid), ("demo_2", os.getpid())):
+        path = project / "runs" / name / "run.json"
+        raw = json.loads(path.read_text())
+        raw.update(pid=pid, host=socket.gethostname())
+        path.write_text(json.dumps(raw))
+    lines = CliRunner().invoke(main, ["list"]).output.strip().splitlines()
+    assert lines[0].split()[3] == "KILLED"  # demo_1: its runner is gone
+    assert lines[1].split()[3] == "RUNNING"  # demo_2: its runner (this process) is alive
+    killed = read_record(project / "runs" / "demo_1")
+    assert killed.notebooks[0].status == "KILLED" and "killed or crashed" in killed.notebooks[0].error
+    assert (project / "runs" / "demo_1" / "00_m.html").is_file()  # its partial notebook got a report

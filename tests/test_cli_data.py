@@ -50,3 +50,17 @@ def test_every_data_command_has_help():
     for cmd in ("list", "describe", "validate", "generate"):
         result = run("data", cmd, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_data_list_prints_each_registered_source_with_its_settings_types_and_defaults():
+    from churnlab.data import SOURCES
+
+    out = run("data", "list").output
+    names = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
+    assert names[: len(SOURCES)] == list(SOURCES)  # every registry entry, in registry order
+    # the synthetic world's settings: DEFAULT_SYNTHETIC_CUSTOMERS (10,000) and generate()'s defaults
+    assert any(line.split()[:4] == ["customers", "int", ">=", "1,"] and "default 10000" in line for line in out.splitlines())
+    assert "start      date, default 2024-01-01" in out
+    assert "monthly_churn_b2b=0.05" in out  # a Knobs field and its default (DOMAIN.md: about 5% B2B)
+    assert "config     file, required" in out
+    assert "telco " in out and "(no settings)" in out

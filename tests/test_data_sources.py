@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_notebook
 
 from churnlab.data import load, load_cdnow, load_files, load_mlc_churn, load_telco
 from churnlab.data.summary import overall_churn_rate, summarize
@@ -126,3 +127,69 @@ def test_summarize_gives_one_row_per_table_with_its_time_span():
     events = table.set_index("table").loc["events"]
     assert events["rows"] == 13 and events["customers"] == 6
     assert events["first"] == pd.Timestamp("2024-01-03 09:15") and events["last"] == pd.Timestamp("2024-06-01 21:15")
+
+
+def test_a_new_source_is_one_registry_entry_that_the_spec_checker_list_and_cache_all_use(project, monkeypatch):
+    from click.testing import CliRunner
+
+    from churnlab.cache import prepare_data
+    from churnlab.cli import main
+    from churnlab.data import SOURCES, Setting, Source
+    from churnlab.errors import SpecError
+    from churnlab.spec import load_spec
+
+    def first_customers(settings):
+        ds = load_files(SAMPLES / "shop.yaml")
+        keep = ds.tables["customers"].head(settings.get("rows", 6))
+        return type(ds)(name="crm", tables={"customers": keep}, as_of=ds.as_of, source="crm", kind=ds.kind)
+
+    entry = Source("crm", "Our CRM export.", (Setting("rows", "int", 6, minimum=1, help="customers kept"),), first_customers)
+    monkeypatch.setitem(SOURCES, "crm", entry)
+    assert "crm        Our CRM export." in CliRunner().invoke(main, ["data", "list"]).output
+    write_notebook(project / "notebooks" / "n.ipynb", 'data_dir = ""')
+    spec_path = project / "experiments" / "crm.yaml"
+    spec_path.write_text("name: crm\ndata: {source: crm, rows: 2}\nnotebooks: [notebooks/n.ipynb]\n")
+    spec = load_spec(spec_path)
+    assert dict(spec.data.settings) == {"rows": 2}
+    prepared = prepare_data(spec.data)
+    assert prepared.key.startswith("crm-")
+    assert len(load(prepared.folder).tables["customers"]) == 2
+    spec_path.write_text("name: crm\ndata: {source: crm, rows: 0}\nnotebooks: [notebooks/n.ipynb]\n")
+    with pytest.raises(SpecError, match=r"data.rows: expected at least 1, got 0"):
+        load_spec(spec_path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{source: synthetic, customers: 0}", r"data.customers: expected at least 1, got 0"),
+        ("{source: synthetic, seed: 1.5}", r"data.seed: expected an integer, got 1.5"),
+        ("{source: synthetic, start: someday}", r"data.start: expected a date like 2024-01-01, got 'someday'"),
+        ("{source: synthetic, noise: high}", r"data.noise: expected a number, got 'high'"),
+        ("{source: synthetic, ui_change_date: 3}", r"data.ui_change_date: expected text or null, got 3"),
+        ("{source: synthetic, knob: 1}", r"data: unknown key\(s\) \['knob'\]"),
+        ("{source: telco, customers: 5}", r"data: unknown key\(s\) \['customers'\]; allowed: \[\]"),
+        ("{source: files}", r"data.config: the files source needs config"),
+    ],
+)
+def test_each_source_setting_is_checked_against_its_registered_type(project, data, message):
+    from churnlab.errors import SpecError
+    from churnlab.spec import load_spec
+
+    write_notebook(project / "notebooks" / "n.ipynb", 'data_dir = ""')
+    spec_path = project / "experiments" / "s.yaml"
+    spec_path.write_text(f"name: s\ndata: {data}\nnotebooks: [notebooks/n.ipynb]\n")
+    with pytest.raises(SpecError, match=message) as caught:
+        load_spec(spec_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_data_overrides_are_typed_by_the_setting_they_set(project):
+    from churnlab.spec import load_spec
+
+    write_notebook(project / "notebooks" / "n.ipynb", 'data_dir = ""')
+    spec_path = project / "experiments" / "s.yaml"
+    spec_path.write_text("name: s\ndata: {source: synthetic, customers: 100}\nnotebooks: [notebooks/n.ipynb]\n")
+    overrides = {"data.customers": "500", "data.noise": "0.3", "data.start": "2024-02-01", "data.ui_change_segment": "B2B"}
+    settings = dict(load_spec(spec_path, overrides).data.settings)
+    assert settings == {"customers": 500, "noise": 0.3, "start": "2024-02-01", "ui_change_segment": "B2B"}

@@ -113,11 +113,18 @@ def test_parse_spec_rejects_a_non_mapping():
         parse_spec(["not", "a", "mapping"])
 
 
-def test_the_committed_specs_validate(monkeypatch):
+def test_the_committed_specs_validate_and_keep_their_data_settings_as_written(monkeypatch):
+    import yaml
+
     monkeypatch.setenv("CHURNLAB_HOME", str(REPO))
-    for name in ("demo.yaml", "tiny.yaml", "synthetic_small.yaml"):
-        spec = load_spec(REPO / "experiments" / name)
-        assert spec.notebooks, name
+    specs = [p for p in sorted((REPO / "experiments").glob("*.yaml")) if isinstance(yaml.safe_load(p.read_text()), dict)]
+    assert {p.name for p in specs} >= {"demo.yaml", "tiny.yaml", "synthetic_small.yaml", "retention_offers.yaml"}
+    for path in specs:
+        spec = load_spec(path)
+        assert spec.notebooks, path.name
+        written = {k: v for k, v in yaml.safe_load(path.read_text())["data"].items() if k != "source"}
+        # the registry fills in no defaults: the cache key and the recorded settings name only what the spec says
+        assert set(spec.data.settings) == set(written), path.name
 
 
 # --- end to end (papermill) -----------------------------------------------------------------------
@@ -137,7 +144,7 @@ def two_runs(module_project):
         project / "notebooks" / "logging.ipynb", "from typing import Optional\n" + LOGGING_PARAMETERS, *LOGGING_CELLS
     )
     spec = project / "experiments" / "spec.yaml"
-    spec.write_text(GOOD, encoding="utf-8")
+    spec.write_text(GOOD + "key_metrics: [scaled]\n", encoding="utf-8")
     results = []
     for _ in range(2):
         result = CliRunner().invoke(main, ["run", str(spec), "-p", "label=demo"])
@@ -185,6 +192,10 @@ def test_a_run_leaves_executed_notebook_report_log_and_index_in_its_folder(two_r
     }
     assert "[1/1] 00_logging: ok" in (folder / "run.log").read_text()
     assert "[1/1] 00_logging: running" in output
+    # the ok line shows the spec's key metrics (key_metrics: [scaled]; 6 customers x scale 2.5 = 15), no others
+    (ok,) = [line for line in output.splitlines() if "00_logging: ok in" in line]
+    assert ok.endswith(" scaled=15") and "customers=" not in ok
+    assert f"index of every run: {folder.parent / 'index.html'}" in output
     page = (folder / "00_logging.html").read_text()
     assert '<script src="http' not in page
     assert "scale" in page and "2.5" in page and record.fingerprint in page
@@ -266,6 +277,8 @@ def test_two_runs_started_together_on_a_fresh_store_both_succeed(tmp_path):
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert not any("without encryption" in o for o in outputs), outputs  # kernels talk over local IPC, not TCP
+    # a successful run's log holds no ERROR lines (an interrupted kernel shutdown logged one) and no MLflow chatter
+    assert not any("ERROR" in o or "Creating initial MLflow database tables" in o for o in outputs), outputs
     with sqlite3.connect(project / "mlflow.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         statuses = db.execute("SELECT status FROM runs").fetchall()
@@ -306,33 +319,44 @@ def test_when_the_orchestrator_itself_breaks_no_mlflow_run_is_left_running(proje
 
 
 def test_the_data_cache_key_changes_with_the_loader_code_so_a_changed_generator_rebuilds(monkeypatch):
-    from churnlab import runner
+    from churnlab import cache
 
     data = DataSpec(source="synthetic", settings={"customers": 200, "seed": 0})
-    before = runner._cache_key(data)
-    assert before == runner._cache_key(data) and before.startswith("synthetic-")
-    assert runner._cache_key(DataSpec(source="synthetic", settings={"customers": 201, "seed": 0})) != before
-    monkeypatch.setattr(runner, "loader_digest", lambda: "0" * 12)
-    assert runner._cache_key(data) != before
+    before = cache.cache_key(data)
+    assert before == cache.cache_key(data) and before.startswith("synthetic-")
+    assert cache.cache_key(DataSpec(source="synthetic", settings={"customers": 201, "seed": 0})) != before
+    monkeypatch.setattr(cache, "loader_digest", lambda: "0" * 12)
+    assert cache.cache_key(data) != before
 
 
 def test_the_loader_digest_changes_when_the_synthetic_generator_source_changes(tmp_path, monkeypatch):
     import shutil
 
-    from churnlab import runner
+    from churnlab import cache
 
-    package = Path(runner.__file__).parent
+    package = Path(cache.__file__).parent
     copy = tmp_path / "churnlab"
     shutil.copytree(package / "data", copy / "data")
     shutil.copy(package / "schema.py", copy / "schema.py")
     shutil.copy(package / "config.py", copy / "config.py")
-    monkeypatch.setattr(runner, "__file__", str(copy / "runner.py"))
-    before = runner.loader_digest()
-    assert before == runner.loader_digest() and len(before) == 12
+    monkeypatch.setattr(cache, "__file__", str(copy / "cache.py"))
+    before = cache.loader_digest()
+    assert before == cache.loader_digest() and len(before) == 12
     world = copy / "data" / "synthetic" / "world.py"
     world.write_text(world.read_text() + "\n# a changed world\n")
-    changed_world = runner.loader_digest()
+    changed_world = cache.loader_digest()
     assert changed_world != before
     config = copy / "config.py"  # its label tuples turn the generator's codes into table values
     config.write_text(config.read_text() + "\n# reordered plans\n")
-    assert runner.loader_digest() != changed_world
+    assert cache.loader_digest() != changed_world
+
+
+def test_a_files_source_rebuilds_when_a_file_next_to_its_config_changes(project):
+    from churnlab import cache
+
+    config = project / "data" / "samples" / "shop.yaml"
+    data = DataSpec(source="files", settings={"config": str(config)})
+    before = cache.cache_key(data)
+    csv = config.parent / "events.csv"
+    csv.write_text(csv.read_text() + "\n")
+    assert cache.cache_key(data) != before

@@ -106,3 +106,41 @@ def test_provenance_records_git_commit_dirty_flag_and_package_versions():
 def test_provenance_outside_a_repository_says_unknown(tmp_path):
     tags = tracking.provenance(tmp_path)
     assert tags["git.commit"] == "unknown" and tags["git.dirty"] == "unknown"
+
+
+def test_experiments_are_created_as_classic_ml_so_the_mlflow_3_ui_opens_on_the_runs_table(project):
+    from churnlab import tracking
+
+    found = tracking.client().get_experiment(tracking.experiment_id("classic"))
+    # mlflow's UI reads tag mlflow.experimentKind; "custom_model_development" is its classic-ML kind
+    assert found.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_the_orchestrator_logs_to_a_named_run_without_touching_the_notebook_record(project):
+    from churnlab import tracking
+
+    before = tracking.recorded()
+    run_id = tracking.create_run(tracking.experiment_id("named"), "parent", {"k": "v"})
+    tracking.log_params({"notebooks": ["00_a", "01_b"], "seed": 1}, run_id=run_id)
+    tracking.log_metrics({"00_a.auc": 0.8}, run_id=run_id)
+    run = tracking.client().get_run(run_id)
+    assert run.data.params == {"notebooks": '["00_a", "01_b"]', "seed": "1"}
+    assert tracking.run_metrics(run_id) == {"00_a.auc": 0.8}
+    assert run.info.status == "RUNNING"
+    tracking.end_run(run_id, "KILLED")
+    assert tracking.run_status(run_id) == "KILLED"
+    assert tracking.recorded() == before  # a notebook's in-memory record is its own current run's only
+
+
+def test_creating_a_fresh_store_prints_no_mlflow_info_lines(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'fresh.db'}", "CHURNLAB_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from churnlab import tracking; tracking.experiment_id('x')"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Creating initial MLflow database tables" not in done.stderr and " INFO " not in done.stderr

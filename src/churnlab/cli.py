@@ -1,12 +1,15 @@
 """Command line: a thin layer over the library (``churnlab --help``).
 
 Exit codes: 0 success; 1 a notebook failed (``run``) or an unforeseen error; 2 bad spec or input
-(one red ``error:`` line, or every problem of the data one per line); 130 interrupted.
+(one red ``error:`` line, or every problem of the data one per line); 130 interrupted (Ctrl-C);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -38,13 +41,21 @@ def data() -> None:
 
 @data.command("list")
 def data_list() -> None:
-    """List the named datasets that ship with churnlab."""
+    """List the data sources a spec may name, each with its settings (type, default, meaning)."""
     from churnlab.data import SOURCES
 
-    for name, loader in SOURCES.items():
-        click.echo(f"{name:<10} {(loader.__doc__ or '').strip().splitlines()[0]}")
-    click.echo(f"{'synthetic':<10} The synthetic world with ground truth (churnlab data generate).")
-    click.echo("or a path to a files config (.yaml) or to a folder written by `churnlab data generate`.")
+    for entry in SOURCES.values():
+        click.echo(f"{entry.name:<10} {entry.description}" + ("" if entry.settings else " (no settings)"))
+        for setting in (s for s in entry.settings if not s.group):
+            line = f"{'':<12}{setting.name:<10} {setting.describe():<30} {setting.help}"
+            click.echo(line.rstrip())
+        for group in dict.fromkeys(s.group for s in entry.settings if s.group):
+            members = [s for s in entry.settings if s.group == group]
+            kinds = "/".join(dict.fromkeys(s.kind for s in members))
+            click.echo(f"{'':<12}{group:<10} {kinds}, name=default:")
+            text = ", ".join(f"{s.name}={s.default}" for s in members)
+            click.echo(textwrap.fill(text, width=110, initial_indent=" " * 23, subsequent_indent=" " * 23))
+    click.echo("churnlab data describe|validate also take a files config (.yaml) or a folder written by Dataset.save.")
 
 
 def _unexpected(what: str, exc: Exception) -> None:
@@ -164,7 +175,8 @@ def run_cmd(spec: Path, params: tuple[str, ...], check: bool, quiet: bool) -> No
     Progress goes to stderr and to run.log in the run folder.
 
     Exit codes: 0 all notebooks finished; 1 a notebook failed (later ones skipped, MLflow runs
-    marked FAILED); 2 bad spec or input (nothing ran); 130 interrupted.
+    marked FAILED); 2 bad spec or input (nothing ran); 130 interrupted (Ctrl-C) and 143 terminated
+    (SIGTERM): the runs are marked KILLED, the partial notebook and its report are kept.
     """
     from churnlab.runner import exit_code, run_spec
     from churnlab.spec import load_spec, parse_override
@@ -179,9 +191,10 @@ def run_cmd(spec: Path, params: tuple[str, ...], check: bool, quiet: bool) -> No
         return
     try:
         record = run_spec(parsed, progress=None if quiet else _echo_err)
-    except KeyboardInterrupt:
-        click.secho("interrupted: runs marked KILLED", fg="red", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        click.secho(f"interrupted by {signal.Signals(signum).name}: runs marked KILLED", fg="red", err=True)
+        sys.exit(128 + signum)
     folder = Path(record.folder)
     click.echo(f"{record.status} {record.name} -> {folder}")
     sys.exit(exit_code(record))
@@ -195,9 +208,11 @@ def _metrics_text(metrics: dict[str, float]) -> str:
 @click.option("--spec", "spec_name", default=None, help="Only runs of this spec (its name).")
 @click.option("-n", "--limit", type=int, default=20, show_default=True, help="Newest N runs (0: all).")
 def list_cmd(spec_name: str | None, limit: int) -> None:
-    """List runs, newest last: name, date, status and key metrics."""
+    """List runs, newest last: name, date, status and key metrics (runs whose runner is gone: KILLED)."""
+    from churnlab.lifecycle import mark_vanished_runs
     from churnlab.record import list_runs
 
+    mark_vanished_runs()
     runs = [r for r in list_runs() if spec_name is None or r.spec_name == spec_name]
     if limit:
         runs = runs[-limit:]
@@ -264,25 +279,25 @@ def compare_cmd(a: str, b: str, show_all: bool) -> None:
 @main.command("ui")
 @click.option("--port", type=int, default=5000, show_default=True, help="Port on 127.0.0.1.")
 def ui_cmd(port: int) -> None:
-    """Serve the MLflow UI for the project's tracking store on http://127.0.0.1:PORT (Ctrl-C stops)."""
+    """Serve the MLflow UI for the project's tracking store on http://127.0.0.1:PORT (Ctrl-C stops).
+
+    The server and its workers run in their own process group, stopped whole on Ctrl-C or SIGTERM.
+    The project's experiments are marked as classic ML experiments first, so the UI opens on the runs table.
+    """
     import os
-    import subprocess
 
     from churnlab import tracking
+    from churnlab.lifecycle import serve
 
     uri = tracking.tracking_uri()
-    tracking.client()  # create the store (under its lock) before the server opens it
+    tracking.mark_classic_experiments()  # also creates the store (under its lock) before the server opens it
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", "127.0.0.1"]
     command += ["--port", str(port)]
     artifacts = tracking.artifact_location()
     if artifacts:
         command += ["--default-artifact-root", artifacts]
     click.echo(f"MLflow UI for {uri} on http://127.0.0.1:{port}", err=True)
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    try:
-        sys.exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        sys.exit(0)
+    sys.exit(serve(command, env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -73,3 +73,9 @@ def data_dir() -> Path:
 def runs_dir() -> Path:
     """Folder for executed notebooks and reports (git-ignored): ``<root>/runs``."""
     return project_root() / "runs"
+
+
+#: Environment variable that holds the run folder while ``churnlab run`` executes a notebook; the runner
+#: sets it in the kernel's environment, so files a notebook writes land next to its executed copy
+#: (:func:`churnlab.notebook.output_path`; outside a run they go to the git-ignored ``scratch/``).
+RUN_DIR_ENV = "CHURNLAB_RUN_DIR"

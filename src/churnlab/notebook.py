@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from churnlab import tracking
-from churnlab.config import CUSTOMER_ID, project_root
+from churnlab.config import CUSTOMER_ID, RUN_DIR_ENV, project_root
 from churnlab.errors import ChurnlabError, DataSourceError
 from churnlab.schema import Dataset
 
@@ -56,8 +56,6 @@ __all__ = [
     "problem_table",
 ]
 
-#: Environment variable through which ``churnlab run`` tells the notebook's kernel its run folder.
-RUN_DIR_ENV = "CHURNLAB_RUN_DIR"
 #: Folder under the project root for files written outside ``churnlab run`` (git-ignored).
 SCRATCH_FOLDER = "scratch"
 #: Default of :func:`open_data` meaning "generate a synthetic world here".

@@ -34,7 +34,8 @@ RECORD_FILE = "run.json"
 class NotebookRecord:
     """One notebook of a run.
 
-    ``status`` is ``FINISHED``, ``FAILED``, ``SKIPPED`` (an earlier notebook failed) or ``RUNNING``;
+    ``status`` is ``FINISHED``, ``FAILED``, ``KILLED`` (stopped by a signal or a lost runner), ``SKIPPED``
+    (an earlier notebook failed or the run was stopped) or ``RUNNING``;
     ``executed`` and ``report`` are file names inside the run folder.
     """
 
@@ -55,6 +56,8 @@ class RunRecord:
     """One experiment run: its spec, data, provenance, MLflow ids and notebooks.
 
     ``status`` is ``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``; dates are ISO-8601 local times.
+    ``pid`` and ``host`` name the runner process, so a run whose process is gone can be told from one
+    still running (:func:`churnlab.lifecycle.mark_vanished_runs`).
     """
 
     name: str
@@ -76,6 +79,8 @@ class RunRecord:
     parent_run_id: str | None = None
     provenance: Mapping[str, str] = field(default_factory=dict)
     notebooks: tuple[NotebookRecord, ...] = ()
+    pid: int | None = None
+    host: str | None = None
     folder: str = ""
 
     @property

@@ -5,7 +5,7 @@ with one line naming the file and the key::
 
     name: demo                       # letters, digits, '_', '-', '.'
     description: Data overview of the Telco snapshot.
-    data: {source: telco}            # synthetic | telco | mlc_churn | cdnow | files
+    data: {source: telco}            # a name in churnlab.data.SOURCES, with its settings
     parameters: {seed: 0}            # shared: passed to every notebook that declares them
     notebooks:
       - path: notebooks/00_data_overview.ipynb
@@ -19,10 +19,8 @@ A notebook's declared parameters are the assignments in its code cell tagged ``p
 from __future__ import annotations
 
 import ast
-import dataclasses
 import datetime as dt
 import hashlib
-import inspect
 import json
 import re
 from collections.abc import Mapping
@@ -45,17 +43,8 @@ __all__ = [
     "parse_spec",
     "declared_parameters",
     "parse_override",
-    "SOURCES",
 ]
 
-#: Data sources a spec may name, with the settings each accepts (synthetic: plus the generator's knobs).
-SOURCES: dict[str, tuple[str, ...]] = {
-    "synthetic": ("customers", "seed", "start", "end"),
-    "telco": (),
-    "mlc_churn": (),
-    "cdnow": (),
-    "files": ("config",),
-}
 _TOP_KEYS = ("name", "description", "data", "parameters", "notebooks", "key_metrics")
 _NOTEBOOK_KEYS = ("path", "parameters")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -282,48 +271,33 @@ def _check_value(name: str, value: Any, declared: Declared, origin: str, where: 
 
 
 def _data_spec(raw: Any, origin: str, spec_dir: Path | None) -> DataSpec:
+    """Check ``data`` against its source's entry in :data:`churnlab.data.SOURCES` (keys, types, files)."""
+    from churnlab.data import SOURCES
+
     data = _mapping(raw, origin, "data")
-    source = data.pop("source", None)
-    if source not in SOURCES:
-        raise SpecError(f"{_where(origin, 'data.source')}: expected one of {sorted(SOURCES)}, got {source!r}")
-    allowed = SOURCES[source]
-    if source == "synthetic":
-        allowed = allowed + _synthetic_knobs()
-    _check_keys(data, allowed, origin, "data")
-    for key in ("customers", "seed"):
-        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool)):
-            raise SpecError(f"{_where(origin, f'data.{key}')}: expected an integer, got {data[key]!r}")
-    if "customers" in data and data["customers"] < 1:
-        raise SpecError(f"{_where(origin, 'data.customers')}: expected at least 1, got {data['customers']}")
-    for key in ("start", "end"):
-        if key in data and not isinstance(data[key], str):
-            raise SpecError(f"{_where(origin, f'data.{key}')}: expected a date like 2024-01-01, got {data[key]!r}")
-    if source == "files":
-        config = data.get("config")
-        if not isinstance(config, str):
-            raise SpecError(f"{_where(origin, 'data.config')}: the files source needs a config path (a .yaml file)")
-        path = _resolve_path(config, spec_dir)
-        if not path.is_file():
-            raise SpecError(f"{_where(origin, 'data.config')}: files config {config!r} not found")
-        data["config"] = str(path)
-    return DataSpec(source=source, settings=data)
-
-
-def _synthetic_knobs() -> tuple[str, ...]:
-    """Keyword arguments of ``churnlab.data.synthetic.generate`` a spec may set (besides the basic four)."""
-    try:
-        from churnlab.data.synthetic import generate
-    except ImportError:
-        return ()
-    skip = {"n_customers", "seed", "start", "end", "progress"}
-    params = list(inspect.signature(generate).parameters.values())
-    if any(p.kind == p.VAR_KEYWORD for p in params):  # generate(..., **knobs): the Knobs fields
-        try:
-            from churnlab.data.synthetic import Knobs
-        except ImportError:
-            return ()
-        return tuple(f.name for f in dataclasses.fields(Knobs))
-    return tuple(p.name for p in params if p.name not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD))
+    name = data.pop("source", None)
+    if name not in SOURCES:
+        raise SpecError(f"{_where(origin, 'data.source')}: expected one of {sorted(SOURCES)}, got {name!r}")
+    source = SOURCES[name]
+    _check_keys(data, source.setting_names, origin, "data")
+    for setting in source.settings:
+        where = f"data.{setting.name}"
+        if setting.name not in data:
+            if setting.required:
+                raise SpecError(
+                    f"{_where(origin, where)}: the {name} source needs {setting.name} ({setting.help or setting.kind})"
+                )
+            continue
+        problem = setting.problem(data[setting.name])
+        if problem is not None:
+            raise SpecError(f"{_where(origin, where)}: {problem}")
+        if setting.kind == "file":
+            text = data[setting.name]
+            path = _resolve_path(text, spec_dir)
+            if not path.is_file():
+                raise SpecError(f"{_where(origin, where)}: {name} {setting.name} {text!r} not found")
+            data[setting.name] = str(path)
+    return DataSpec(source=name, settings=data)
 
 
 def _notebook_spec(raw: Any, index: int, origin: str, spec_dir: Path | None) -> NotebookSpec:
@@ -379,6 +353,17 @@ def _override_value(raw: str, declared: list[Declared]) -> Any:
         return raw
 
 
+def _data_override_value(source: Any, key: str, raw: str) -> Any:
+    """Typed value of a ``-p data.<key>=value`` override: text for the source's text, date and file settings."""
+    from churnlab.data import SOURCES
+
+    entry = SOURCES.get(source) if isinstance(source, str) else None
+    setting = entry.setting(key) if entry is not None else None
+    if key == "source" or (setting is not None and setting.kind in ("text", "optional text", "date", "file")):
+        return raw
+    return _override_value(raw, [])
+
+
 def parse_spec(
     raw: Any,
     *,
@@ -425,9 +410,10 @@ def parse_spec(
         raise SpecError(f"{_where(origin, 'description')}: expected text, got {type(description).__name__}")
     overrides = dict(overrides or {})
     data_raw = dict(_mapping(raw["data"], origin, "data"))
-    for key in [k for k in overrides if k.startswith("data.")]:
-        value = overrides.pop(key)
-        data_raw[key[5:]] = value if key[5:] in ("start", "end", "config") else _override_value(value, [])
+    data_overrides = {k[5:]: overrides.pop(k) for k in [k for k in overrides if k.startswith("data.")]}
+    source_name = data_overrides.get("source", data_raw.get("source"))
+    for key, value in data_overrides.items():
+        data_raw[key] = _data_override_value(source_name, key, value)
     data = _data_spec(data_raw, origin, spec_dir)
     if not isinstance(raw["notebooks"], list) or not raw["notebooks"]:
         raise SpecError(f"{_where(origin, 'notebooks')}: expected a non-empty list of notebooks")

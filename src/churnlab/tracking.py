@@ -11,16 +11,25 @@ creates one child run per notebook and puts its id in the environment the paperm
 or end a run: the orchestrator owns run status. Without a run (interactive JupyterLab use) they log
 nothing and say so once.
 
-Every value logged in this process is also kept in memory (:func:`recorded`), so a test that calls a
-function using these helpers can read what it logged without an MLflow store.
+Every value logged to the current run in this process is also kept in memory (:func:`recorded`), so a
+test that calls a function using these helpers can read what it logged without an MLflow store.
+
+The orchestrator (:mod:`churnlab.runner`) makes every MLflow call through this module too: it creates
+runs (:func:`create_run`), logs to a run it names (``run_id=`` on the logging helpers), reads a run's
+metrics (:func:`run_metrics`) and alone sets a run's final status (:func:`end_run`). :func:`kernel_env`
+gives the environment a notebook's kernel needs to find its run; besides it, the runner sets
+``CHURNLAB_RUN_DIR`` (:data:`churnlab.config.RUN_DIR_ENV`) to the run folder, where files a notebook
+writes belong (:func:`churnlab.notebook.output_path`). Experiments are created as classic ML experiments
+(tag ``mlflow.experimentKind = custom_model_development``), so the MLflow 3 UI opens on the runs table
+rather than in its GenAI mode.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -33,6 +42,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from churnlab.config import project_root
+from churnlab.locking import file_lock
 
 __all__ = [
     "tracking_uri",
@@ -40,6 +50,12 @@ __all__ = [
     "store_lock",
     "client",
     "experiment_id",
+    "mark_classic_experiments",
+    "create_run",
+    "end_run",
+    "run_status",
+    "run_metrics",
+    "kernel_env",
     "active_run_id",
     "log_metrics",
     "log_params",
@@ -69,6 +85,14 @@ PACKAGES = (
     "lifetimes",
     "matplotlib",
 )
+
+#: Experiment tag the MLflow 3 UI reads to choose its layout; ``custom_model_development`` is classic ML
+#: (runs table, metrics, models), the UI's other kinds are GenAI (traces, evaluation runs).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"
+
+#: Loggers whose INFO lines ("Creating initial MLflow database tables...") only say a fresh store was made.
+_STORE_LOGGERS = ("mlflow.store.db.utils", "alembic")
 
 #: MLflow's limit on a parameter value's length (characters).
 _MAX_PARAM_LENGTH = 6000
@@ -126,24 +150,38 @@ def store_lock() -> Iterator[None]:
     """Hold an exclusive lock on the tracking store while creating it or an experiment.
 
     Several processes creating a fresh SQLite store at once corrupt it (FIELD_NOTES: 3 of 3 trials);
-    the first creation is serialised with ``fcntl.flock`` on ``<database>.lock``. Other stores need
-    no lock and the context does nothing.
+    the first creation is serialised with :func:`churnlab.locking.file_lock` on ``<database>.lock``.
+    Other stores need no lock and the context does nothing.
     """
     db = _sqlite_path(tracking_uri())
     if db is None:
         yield
         return
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".lock"), "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(db.with_name(db.name + ".lock")):
+        yield
 
 
-def client():
+@contextlib.contextmanager
+def _quiet_store() -> Iterator[None]:
+    """Silence MLflow's INFO lines about creating or upgrading the store (they are not news to a user)."""
+    loggers = [logging.getLogger(name) for name in _STORE_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
+def client(uri: str | None = None):
     """Return an ``MlflowClient`` on :func:`tracking_uri`, creating the store under :func:`store_lock`.
+
+    Parameters
+    ----------
+    uri : str, optional
+        Another store (a run's recorded ``tracking_uri``); :func:`tracking_uri` by default.
 
     Returns
     -------
@@ -152,8 +190,8 @@ def client():
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
-    uri = tracking_uri()
-    with store_lock():
+    uri = uri or tracking_uri()
+    with store_lock(), _quiet_store():
         mlflow_client = MlflowClient(tracking_uri=uri)
         mlflow_client.search_experiments(max_results=1)  # opens (and if fresh, creates) the schema
     return mlflow_client
@@ -163,13 +201,93 @@ def experiment_id(name: str) -> str:
     """Return the id of experiment ``name``, creating it with an explicit artifact location if needed.
 
     Creation happens under :func:`store_lock` so two runs starting together do not both create it.
+    The experiment is marked as classic ML (:data:`EXPERIMENT_KIND_TAG`), also when it already existed.
     """
     mlflow_client = client()
     with store_lock():
         found = mlflow_client.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        return mlflow_client.create_experiment(name, artifact_location=artifact_location(name))
+        if found is None:
+            return mlflow_client.create_experiment(
+                name, artifact_location=artifact_location(name), tags={EXPERIMENT_KIND_TAG: CLASSIC_ML}
+            )
+    if found.tags.get(EXPERIMENT_KIND_TAG) is None:
+        mlflow_client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+    return found.experiment_id
+
+
+def mark_classic_experiments() -> list[str]:
+    """Mark every experiment of the store that has no kind yet as classic ML; return their names.
+
+    Experiments created before churnlab set the tag open in the MLflow 3 UI's GenAI mode; ``churnlab ui``
+    calls this before serving the store.
+    """
+    mlflow_client = client()
+    marked = []
+    for experiment in mlflow_client.search_experiments():
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) is None:
+            mlflow_client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+            marked.append(experiment.name)
+    return marked
+
+
+def create_run(
+    experiment: str,
+    name: str,
+    tags: Mapping[str, str],
+    *,
+    parent: str | None = None,
+    source: str | None = None,
+    note: str | None = None,
+) -> str:
+    """Create a run in experiment id ``experiment`` and return its id; the run is not made active.
+
+    Parameters
+    ----------
+    experiment : str
+        Experiment id (:func:`experiment_id`).
+    name : str
+        The run's name.
+    tags : mapping of str to str
+        Tags set at creation.
+    parent : str, optional
+        Parent run id: the new run is its child (MLflow's ``mlflow.parentRunId`` tag).
+    source : str, optional
+        What the run executes, a spec or notebook path (``mlflow.source.name``).
+    note : str, optional
+        Description shown on the run's page (``mlflow.note.content``).
+    """
+    extra = {"mlflow.parentRunId": parent, "mlflow.source.name": source, "mlflow.note.content": note}
+    all_tags = {**tags, **{k: v for k, v in extra.items() if v is not None}}
+    return client().create_run(experiment, run_name=name, tags=all_tags).info.run_id
+
+
+def end_run(run_id: str, status: str, uri: str | None = None) -> None:
+    """Set run ``run_id``'s final status (``FINISHED``, ``FAILED`` or ``KILLED``) and its end time.
+
+    Only the orchestrator calls this: a notebook's helpers never end a run. ``uri`` names another store
+    (a run's recorded ``tracking_uri``).
+    """
+    _client_quiet(uri).set_terminated(run_id, status)
+
+
+def run_status(run_id: str, uri: str | None = None) -> str:
+    """Return run ``run_id``'s status as MLflow stores it (``RUNNING``, ``FINISHED``, ``FAILED``, ``KILLED``)."""
+    return _client_quiet(uri).get_run(run_id).info.status
+
+
+def run_metrics(run_id: str, uri: str | None = None) -> dict[str, float]:
+    """Return the latest value of every metric of run ``run_id``, sorted by name (``uri``: another store)."""
+    return dict(sorted(_client_quiet(uri).get_run(run_id).data.metrics.items()))
+
+
+def kernel_env(run_id: str) -> dict[str, str]:
+    """Environment a notebook's kernel needs to log to run ``run_id`` in this store.
+
+    ``MLFLOW_TRACKING_URI`` (absolute, so the kernel's working directory does not matter),
+    ``MLFLOW_RUN_ID`` (a run started in the orchestrator is not active in the kernel, mlflow#7257) and
+    ``MLFLOW_DISABLE_TELEMETRY``.
+    """
+    return {"MLFLOW_TRACKING_URI": tracking_uri(), "MLFLOW_RUN_ID": run_id, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def active_run_id() -> str | None:
@@ -196,12 +314,23 @@ def _run_or_say() -> str | None:
     return run_id
 
 
-def _client_quiet():
+def _destination(kind: str, values: Mapping[str, Any], run_id: str | None) -> str | None:
+    """Return the run to log to: ``run_id`` when the caller names one, else the current run.
+
+    Values logged to the current run (or to none) are also kept in memory for :func:`recorded`.
+    """
+    if run_id is not None:
+        return run_id
+    _RECORD[kind].update(values)
+    return _run_or_say()
+
+
+def _client_quiet(uri: str | None = None):
     """Return an ``MlflowClient`` without the store lock (the runner has created the store)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri())
+    return MlflowClient(tracking_uri=uri or tracking_uri())
 
 
 def metric_name(name: object) -> str:
@@ -215,8 +344,10 @@ def metric_name(name: object) -> str:
     return re.sub(r"[^\w\-. :/]", "_", str(name))
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> dict[str, float]:
-    """Log numeric metrics to the current run.
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, *, run_id: str | None = None
+) -> dict[str, float]:
+    """Log numeric metrics to the current run (or to run ``run_id``).
 
     Parameters
     ----------
@@ -224,6 +355,8 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> dict[s
         Metric name to value; values are converted with ``float`` (NaN is allowed, MLflow stores it).
     step : int, optional
         Step of a series (an epoch, a cutoff index); ``0`` when omitted.
+    run_id : str, optional
+        Log to this run instead of the current one (the orchestrator's use; not kept in memory).
 
     Returns
     -------
@@ -241,8 +374,7 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> dict[s
             values[metric_name(key)] = float(value)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"metric {key!r}: expected a number, got {type(value).__name__}") from exc
-    _RECORD["metrics"].update(values)
-    run_id = _run_or_say()
+    run_id = _destination("metrics", values, run_id)
     if run_id is not None and values:
         from mlflow.entities import Metric
 
@@ -261,14 +393,16 @@ def _param_text(value: Any) -> str:
     return text[:_MAX_PARAM_LENGTH]
 
 
-def log_params(params: Mapping[str, Any]) -> dict[str, str]:
-    """Log parameters (settings) to the current run.
+def log_params(params: Mapping[str, Any], *, run_id: str | None = None) -> dict[str, str]:
+    """Log parameters (settings) to the current run (or to run ``run_id``).
 
     Parameters
     ----------
     params : mapping of str to any
         Parameter name to value; lists and dicts are stored as JSON, others with ``str``.
         MLflow keeps a parameter immutable: logging the same name again with another value fails.
+    run_id : str, optional
+        Log to this run instead of the current one (the orchestrator's use; not kept in memory).
 
     Returns
     -------
@@ -276,8 +410,7 @@ def log_params(params: Mapping[str, Any]) -> dict[str, str]:
         The values as logged.
     """
     values = {str(k): _param_text(v) for k, v in params.items()}
-    _RECORD["params"].update(values)
-    run_id = _run_or_say()
+    run_id = _destination("params", values, run_id)
     if run_id is not None and values:
         from mlflow.entities import Param
 
@@ -307,8 +440,7 @@ def log_figure(fig, name: str) -> str:
     figure = getattr(fig, "figure", None) if not hasattr(fig, "savefig") else fig
     if figure is None or not hasattr(figure, "savefig"):
         raise TypeError(f"log_figure {name!r}: expected a matplotlib Figure or Axes, got {type(fig).__name__}")
-    _RECORD["artifacts"][name] = "figure"
-    run_id = _run_or_say()
+    run_id = _destination("artifacts", {name: "figure"}, None)
     if run_id is not None:
         _client_quiet().log_figure(run_id, figure, artifact_file=name)
     return name
@@ -337,15 +469,14 @@ def log_table(df, name: str) -> str:
         raise TypeError(f"log_table {name!r}: expected a DataFrame, got {type(df).__name__}")
     buffer = io.StringIO()
     df.to_csv(buffer, index=not isinstance(df.index, pd.RangeIndex))
-    _RECORD["artifacts"][name] = "table"
-    run_id = _run_or_say()
+    run_id = _destination("artifacts", {name: "table"}, None)
     if run_id is not None:
         _client_quiet().log_text(run_id, buffer.getvalue(), artifact_file=name)
     return name
 
 
-def log_artifact(path: str | Path, artifact_path: str | None = None) -> str:
-    """Log a local file (or folder) as an artifact of the current run.
+def log_artifact(path: str | Path, artifact_path: str | None = None, *, run_id: str | None = None) -> str:
+    """Log a local file (or folder) as an artifact of the current run (or of run ``run_id``).
 
     Parameters
     ----------
@@ -353,6 +484,8 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> str:
         File or folder to copy into the run's artifacts.
     artifact_path : str, optional
         Sub-folder of the run's artifacts.
+    run_id : str, optional
+        Log to this run instead of the current one (the orchestrator's use; not kept in memory).
 
     Returns
     -------
@@ -363,8 +496,7 @@ def log_artifact(path: str | Path, artifact_path: str | None = None) -> str:
     if not source.exists():
         raise FileNotFoundError(f"log_artifact: {source} does not exist")
     target = f"{artifact_path}/{source.name}" if artifact_path else source.name
-    _RECORD["artifacts"][target] = "file"
-    run_id = _run_or_say()
+    run_id = _destination("artifacts", {target: "file"}, run_id)
     if run_id is not None:
         mlflow_client = _client_quiet()
         if source.is_dir():

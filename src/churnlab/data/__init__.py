@@ -1,35 +1,41 @@
 """Data sources: public datasets, a user's files, and the synthetic world (``churnlab.data.synthetic``).
 
-:func:`load` resolves a name (``telco``, ``mlc_churn``, ``cdnow``) or a path to a files config.
+Every source a spec may name is one entry of :data:`SOURCES` (:mod:`churnlab.data.registry`): its
+loader, its settings and their types. :func:`load` opens a source that needs no settings by name
+(``telco``, ``mlc_churn``, ``cdnow``), a files config (``*.yaml``) or a folder written by ``Dataset.save``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from churnlab.data.files import load_files
 from churnlab.data.public import load_cdnow, load_mlc_churn, load_telco
+from churnlab.data.registry import SOURCES, Setting, Source, named_without_settings, source
 from churnlab.errors import DataSourceError
 from churnlab.schema import Dataset
 
-__all__ = ["load", "load_telco", "load_mlc_churn", "load_cdnow", "load_files", "SOURCES"]
-
-#: Named sources, each a function of no arguments returning a Dataset.
-SOURCES: dict[str, Callable[[], Dataset]] = {
-    "telco": load_telco,
-    "mlc_churn": load_mlc_churn,
-    "cdnow": load_cdnow,
-}
+__all__ = [
+    "load",
+    "load_telco",
+    "load_mlc_churn",
+    "load_cdnow",
+    "load_files",
+    "SOURCES",
+    "Source",
+    "Setting",
+    "source",
+]
 
 
 def load(source: str | Path, *, validate: bool = True) -> Dataset:
-    """Load a named public dataset, a files config (``*.yaml``) or a saved dataset folder.
+    """Load a named source that takes no settings, a files config (``*.yaml``) or a saved dataset folder.
 
     Parameters
     ----------
     source : str or Path
-        A name of :data:`SOURCES`, a files config or a folder written by :meth:`Dataset.save`.
+        A name in :data:`SOURCES` whose entry takes no settings (the public datasets), a files config
+        or a folder written by :meth:`Dataset.save`.
     validate : bool, default True
         Check the dataset against the canonical schema and raise on any problem; ``False``
         returns it unchecked (to look at a broken export, as ``churnlab data validate`` does).
@@ -37,23 +43,24 @@ def load(source: str | Path, *, validate: bool = True) -> Dataset:
     Raises
     ------
     DataSourceError
-        When ``source`` is none of these (the message lists the known names) or cannot be read.
+        When ``source`` is none of these (the message lists the names that load alone) or cannot be read.
     SchemaError
         When ``validate`` and the data breaks the schema: every problem, one per line, as
         ``churnlab data validate`` prints them.
     """
     from churnlab.schema import validate as validate_dataset
 
+    names = named_without_settings()
     path = Path(source)
-    if str(source) in SOURCES:
-        dataset = SOURCES[str(source)]()
+    if str(source) in names:
+        dataset = SOURCES[str(source)].open({})
     elif path.is_dir() and (path / "dataset.json").is_file():
         dataset = Dataset.load(path)
     elif path.suffix in (".yaml", ".yml"):
         dataset = load_files(path, validate=False)
     else:
         raise DataSourceError(
-            f"data source {str(source)!r}: expected one of {sorted(SOURCES)}, a files config (.yaml) "
+            f"data source {str(source)!r}: expected one of {sorted(names)}, a files config (.yaml) "
             "or a folder written by Dataset.save"
         )
     if validate:
