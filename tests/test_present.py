@@ -85,7 +85,8 @@ def _records(folder):
     nb = NotebookRecord(name="00_overview", source="notebooks/00_overview.ipynb", status="FINISHED",
                         executed="00_overview.ipynb", report="00_overview.html", metrics={"customers": 10.0})
     run = RunRecord(name=folder.name, spec_name="demo", spec_path="experiments/demo.yaml",
-                    started="2026-01-02T03:04:05", status="FINISHED", notebooks=(nb,), folder=str(folder))
+                    started="2026-01-02T03:04:05", status="FINISHED", notebooks=(nb,), folder=str(folder),
+                    key_metrics=("customers",))
     return run, nb
 
 

@@ -91,12 +91,12 @@ def test_a_report_opens_offline_hides_code_embeds_figures_and_shows_the_header(t
         "seed",
         "42",
         "[&quot;B2B&quot;, &quot;B2C&quot;]",
-        "7,043",
-        "0.2654",
+        "26.5%",  # the spec's key metric churn_rate=0.26537, labelled and written as a percent
+        "Churn rate",
     ):
         assert shown in page, shown
-    # key numbers first: the spec's key metric comes before the others
-    assert page.index("churn_rate") < page.index(">customers<")
+    # only the spec's key numbers get a card (customers is not one); raw ids never label a card
+    assert ">7,043<" not in page and 'cl-name">churn_rate<' not in page
 
 
 def test_a_failed_notebook_report_names_and_shows_the_failing_cell(tmp_path):
@@ -140,7 +140,7 @@ def test_the_index_lists_runs_newest_first_with_status_metrics_and_links(tmp_pat
         write_record(RunRecord(**{**run.__dict__, "name": name, "started": started, "notebooks": (nb,)}))
     page = render_index(list_runs(root), root / "index.html").read_text()
     assert page.index("demo_b") < page.index("demo_a")
-    assert 'href="demo_a/00_overview.html"' in page and "churn_rate=0.3" in page
+    assert 'href="demo_a/00_overview.html"' in page and "Churn rate 30.0%" in page  # labelled, in its unit
     assert "<script" not in page
 
 
@@ -159,14 +159,6 @@ def test_the_report_drops_library_warnings_but_keeps_tracebacks():
     kept = [o.output_type for o in without_stderr(nb).cells[0].outputs]
     assert kept == ["stream", "error"] and without_stderr(nb).cells[0].outputs[0].name == "stdout"
     assert len(nb.cells[0].outputs) == 3  # the executed notebook itself is untouched
-
-
-@pytest.mark.parametrize(("value", "shown"), [(7043.0, "7,043"), (-12773.97, "-12,774"), (0.26537, "0.2654"),
-                                              (0.005308, "0.005308"), (3.0, "3"), (float("nan"), "NaN")])
-def test_key_numbers_are_formatted_for_people(value, shown):
-    from churnlab.report import _number
-
-    assert _number(value) == shown
 
 
 # ------------------------------------------------------------------------------------------------

@@ -34,9 +34,12 @@ __all__ = [
     "FORMATS",
     "SUMMARY_ROLE",
     "ExecutiveSummary",
+    "KeyMetric",
     "ReadableTable",
     "executive_summary",
     "format_value",
+    "key_metric",
+    "readable_name",
     "readable_table",
 ]
 
@@ -121,6 +124,84 @@ def format_value(value: Any, kind: str = "number", *, unit: str = "", digits: in
     if kind == "days":
         return f"{sign}{text} day{'' if abs(number) == 1 else 's'}"
     return f"{sign}{text}{suffix}"
+
+
+@dataclass(frozen=True)
+class KeyMetric:
+    """A number a report shows as a card: the logged metric's name, a label for people, a format and a unit."""
+
+    name: str
+    label: str
+    format: str = "number"
+    unit: str = ""
+
+    def text(self, value: Any) -> str:
+        """Return ``value`` written in this metric's format and unit."""
+        return format_value(value, self.format, unit=self.unit)
+
+    def to_dict(self) -> dict[str, str]:
+        """Return the plain mapping a run record stores."""
+        return {"name": self.name, "label": self.label, "format": self.format, "unit": self.unit}
+
+
+_KEY_METRIC_KEYS = ("name", "label", "format", "unit")
+
+#: Abbreviations written in capitals when a metric or column name is made readable.
+_ACRONYMS = {"auc", "roc", "pr", "mde", "ltv", "clv", "nps", "csat", "mrr", "srm", "cuped", "sla", "fcr", "ci", "roi",
+             "psi", "id", "b2b", "b2c"}
+
+
+def readable_name(name: str) -> str:
+    """Return a metric or column name as words: ``xgboost_out_of_time_roc_auc`` -> ``Xgboost out of time ROC AUC``.
+
+    Examples
+    --------
+    >>> readable_name("model_to_oracle_auc"), readable_name("nps")
+    ('Model to oracle AUC', 'NPS')
+    """
+    words = [w.upper() if w.lower() in _ACRONYMS else w for w in str(name).replace(".", " ").split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def key_metric(raw: Any) -> KeyMetric:
+    """Read one ``key_metrics`` entry of a spec: a metric name, or ``{name, label, format, unit}``.
+
+    Parameters
+    ----------
+    raw : str or mapping
+        ``"churn_rate"`` (label from the name, format guessed: ``*rate*``/``*share*`` as percent, ``*auc*`` as AUC,
+        ``n_*``/``customers`` as a count), or ``{name: churn_rate, label: "Monthly churn", format: percent}``.
+
+    Returns
+    -------
+    KeyMetric
+
+    Raises
+    ------
+    ChurnlabError
+        For an entry that is neither, an unknown key or an unknown format (the message names it).
+
+    Examples
+    --------
+    >>> key_metric("xgboost_out_of_time_roc_auc").format
+    'auc'
+    >>> key_metric({"name": "best_net_profit", "label": "Net profit", "format": "currency", "unit": "$"}).label
+    'Net profit'
+    """
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise ChurnlabError(f"key metric {raw!r}: expected a metric name or a mapping with name, label, format, unit")
+    unknown = sorted(set(raw) - set(_KEY_METRIC_KEYS))
+    if unknown:
+        raise ChurnlabError(f"key metric {raw['name']!r}: unknown key(s) {unknown}; expected {list(_KEY_METRIC_KEYS)}")
+    name = raw["name"]
+    kind = raw.get("format") or _guess_kind(name, pd.Series([0.5]))
+    if kind not in FORMATS:
+        raise ChurnlabError(f"key metric {name!r}: format {kind!r} is not one of {', '.join(FORMATS)}")
+    label = raw.get("label") or readable_name(name)
+    return KeyMetric(name=name, label=str(label), format=kind, unit=str(raw.get("unit") or ""))
 
 
 def _md_text(item: Any) -> str:

@@ -49,6 +49,7 @@ class NotebookRecord:
     metrics: Mapping[str, float] = field(default_factory=dict)
     seconds: float | None = None
     error: str | None = None
+    key_metrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class RunRecord:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
     key_metrics: tuple[str, ...] = ()
+    key_metric_formats: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     tracking_uri: str | None = None
     experiment_id: str | None = None
     parent_run_id: str | None = None
@@ -127,7 +129,10 @@ def _to_dict(record: RunRecord) -> dict[str, Any]:
 def _from_dict(raw: Mapping[str, Any], folder: Path) -> RunRecord:
     known = {f.name for f in fields(RunRecord)}
     nb_known = {f.name for f in fields(NotebookRecord)}
-    notebooks = tuple(NotebookRecord(**{k: v for k, v in nb.items() if k in nb_known}) for nb in raw["notebooks"])
+    notebooks = tuple(
+        NotebookRecord(**{k: (tuple(v) if k == "key_metrics" else v) for k, v in nb.items() if k in nb_known})
+        for nb in raw["notebooks"]
+    )
     values = {k: v for k, v in raw.items() if k in known and k not in ("notebooks", "folder")}
     values["key_metrics"] = tuple(values.get("key_metrics") or ())
     return RunRecord(**values, notebooks=notebooks, folder=str(folder))

@@ -19,7 +19,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,7 +28,7 @@ from typing import Any
 import nbformat
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from churnlab.present import SUMMARY_ROLE
+from churnlab.present import SUMMARY_ROLE, KeyMetric, key_metric
 from churnlab.record import NotebookRecord, RunRecord
 from churnlab.sanitize import sanitize_html
 
@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 INDEX_FILE = "index.html"
+
+#: Key-number cards a report shows at most (issue 13: a reader takes in about eight).
+_MAX_CARDS = 8
 
 _EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>", re.I | re.S)
 _SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>(.*?)</script>", re.I | re.S)
@@ -109,33 +112,28 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _number(value: float) -> str:
-    """Format a metric for people.
-
-    Amounts of 1,000 or more and integers as whole numbers with separators, others with 4 significant digits
-    (an AUC of 0.7883, a share of 0.2654).
-    """
-    if value != value:  # NaN
-        return "NaN"
-    if abs(value) >= 1000 or (float(value).is_integer() and abs(value) < 1e15):
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
 def _param(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
-def _cards(metrics: Mapping[str, float], first: Iterable[str]) -> str:
-    order = [m for m in first if m in metrics] + [m for m in metrics if m not in set(first)]
-    if not order:
-        return "<p><em>No metrics were logged.</em></p>"
+def _key_metrics(run: RunRecord, names: Iterable[str]) -> list[KeyMetric]:
+    """Return the spec's labelled key metrics for ``names`` (others get a guessed format)."""
+    return [key_metric(dict(run.key_metric_formats[n])) if n in run.key_metric_formats else key_metric(n)
+            for n in names]
+
+
+def _cards(run: RunRecord, notebook: NotebookRecord) -> str:
+    """Cards of the notebook's key numbers: its own ``key_metrics``, else the spec's, else its first; at most eight."""
+    names = notebook.key_metrics or run.key_metrics or tuple(notebook.metrics)[:_MAX_CARDS]
+    shown = [m for m in _key_metrics(run, names) if m.name in notebook.metrics][:_MAX_CARDS]
+    if not shown:
+        return ""
     cards = "".join(
-        f'<div class="cl-card"><div class="cl-value">{_e(_number(metrics[m]))}</div>'
-        f'<div class="cl-name">{_e(m)}</div></div>'
-        for m in order
+        f'<div class="cl-card"><div class="cl-value">{_e(m.text(notebook.metrics[m.name]))}</div>'
+        f'<div class="cl-name">{_e(m.label)}</div></div>'
+        for m in shown
     )
-    return f'<div class="cl-cards">{cards}</div>'
+    return f'<h3>Key numbers</h3><div class="cl-cards">{cards}</div>'
 
 
 def _run_details(run: RunRecord, notebook: NotebookRecord) -> str:
@@ -187,8 +185,7 @@ def _header(run: RunRecord, notebook: NotebookRecord, failure: FailedCell | None
         + (f'<p class="cl-desc">{_e(run.description)}</p>' if run.description else "")
         + error
         + (f'<div class="cl-summary">{summary_html}</div>' if summary_html else "")
-        + "<h3>Key numbers</h3>"
-        + _cards(notebook.metrics, run.key_metrics)
+        + _cards(run, notebook)
         + "</div>"
     )
 
@@ -291,7 +288,8 @@ def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
             else f'<span title="{_e(nb.status)}">{_e(nb.name)}</span>'
             for nb in run.notebooks
         )
-        metrics = ", ".join(f"{_e(k)}={_e(_number(v))}" for k, v in run.headline().items())
+        metrics = ", ".join(f"{_e(m.label)} {_e(m.text(v))}" for m, v in
+                            zip(_key_metrics(run, run.headline()), run.headline().values(), strict=True))
         rows.append(
             f"<tr><td><code>{_e(run.name)}</code></td><td>{_e(run.started.replace('T', ' ')[:19])}</td>"
             f'<td><span class="cl-status cl-{_e(run.status)}">{_e(run.status)}</span></td>'

@@ -39,6 +39,7 @@ from churnlab.config import RUN_DIR_ENV, project_root, runs_dir
 from churnlab.errors import ChurnlabError, DataSourceError
 from churnlab.execution import LocalKernelManager, Outcome, execute, read_notebook
 from churnlab.lifecycle import Interrupted, StopSignals, mark_vanished_runs, this_process
+from churnlab.present import KeyMetric
 from churnlab.record import NotebookRecord, RunRecord, find_run, list_runs, write_record
 from churnlab.report import INDEX_FILE, failed_cell, render_index, render_notebook
 from churnlab.spec import Spec, load_spec
@@ -144,10 +145,12 @@ def _run_params(spec: Spec) -> dict[str, Any]:
     return params
 
 
-def _headline(metrics: Mapping[str, float], key_metrics: tuple[str, ...], limit: int = 4) -> str:
-    """``name=value`` of the spec's key metrics a notebook logged, in the spec's order (else its first few)."""
-    names = [k for k in key_metrics if k in metrics] if key_metrics else list(metrics)[:limit]
-    return " ".join(f"{k}={metrics[k]:.4g}" for k in names)
+def _headline(metrics: Mapping[str, float], key_metrics: tuple[KeyMetric, ...], limit: int = 4) -> str:
+    """``label value`` of the key metrics a notebook logged, in the spec's order (else its first few metrics)."""
+    shown = [m for m in key_metrics if m.name in metrics]
+    if shown:
+        return " · ".join(f"{m.label} {m.text(metrics[m.name])}" for m in shown)
+    return " ".join(f"{k}={metrics[k]:.4g}" for k in list(metrics)[:limit])
 
 
 @dataclass
@@ -254,7 +257,8 @@ def _start(spec: Spec, prepared: PreparedData, root: Path, log: _Log, stop: Stop
         fingerprint=prepared.fingerprint,
         parameters=dict(spec.parameters),
         overrides=dict(spec.overrides),
-        key_metrics=spec.key_metrics,
+        key_metrics=tuple(m.name for m in spec.key_metrics),
+        key_metric_formats={m.name: m.to_dict() for nb in (spec, *spec.notebooks) for m in nb.key_metrics},
         tracking_uri=tracking.tracking_uri(),
         experiment_id=experiment,
         parent_run_id=parent,
@@ -264,6 +268,7 @@ def _start(spec: Spec, prepared: PreparedData, root: Path, log: _Log, stop: Stop
                 name=_output_name(i, nb.stem),
                 source=str(nb.path),
                 parameters=spec.parameters_for(nb, str(prepared.folder)),
+                key_metrics=tuple(m.name for m in nb.key_metrics),
             )
             for i, nb in enumerate(spec.notebooks)
         ),
@@ -340,7 +345,8 @@ def _record_notebook(run: _Run, i: int, outcome: Outcome, label: str) -> None:
     run.child = None
     run.save(record)
     if status == "FINISHED":
-        run.log(f"{label}: ok in {outcome.seconds:.1f} s {_headline(metrics, run.spec.key_metrics)}".rstrip())
+        shown = run.spec.notebooks[i].key_metrics or run.spec.key_metrics
+        run.log(f"{label}: ok in {outcome.seconds:.1f} s {_headline(metrics, shown)}".rstrip())
     else:
         run.status = "FAILED" if status == "FAILED" else run.status
         run.log(f"{label}: {status} after {outcome.seconds:.1f} s: {error}")

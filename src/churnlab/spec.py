@@ -32,7 +32,8 @@ import nbformat
 import yaml
 
 from churnlab.config import project_root
-from churnlab.errors import SpecError
+from churnlab.errors import ChurnlabError, SpecError
+from churnlab.present import KeyMetric, key_metric
 
 __all__ = [
     "DataSpec",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 _TOP_KEYS = ("name", "description", "data", "parameters", "notebooks", "key_metrics")
-_NOTEBOOK_KEYS = ("path", "parameters")
+_NOTEBOOK_KEYS = ("path", "parameters", "key_metrics")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 #: Parameter the runner passes to every notebook that declares it: the prepared data folder.
 DATA_DIR = "data_dir"
@@ -83,6 +84,7 @@ class NotebookSpec:
     path: Path
     parameters: Mapping[str, Any]
     declared: Mapping[str, Declared]
+    key_metrics: tuple[KeyMetric, ...] = ()
 
     @property
     def stem(self) -> str:
@@ -103,7 +105,7 @@ class Spec:
     data: DataSpec
     parameters: Mapping[str, Any]
     notebooks: tuple[NotebookSpec, ...]
-    key_metrics: tuple[str, ...] = ()
+    key_metrics: tuple[KeyMetric, ...] = ()
     path: Path | None = None
     text: str = ""
     overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -124,8 +126,10 @@ class Spec:
             "description": self.description,
             "data": {"source": self.data.source, **dict(self.data.settings)},
             "parameters": dict(self.parameters),
-            "notebooks": [{"path": str(nb.path), "parameters": dict(nb.parameters)} for nb in self.notebooks],
-            "key_metrics": list(self.key_metrics),
+            "notebooks": [{"path": str(nb.path), "parameters": dict(nb.parameters),
+                           **({"key_metrics": [m.to_dict() for m in nb.key_metrics]} if nb.key_metrics else {})}
+                          for nb in self.notebooks],
+            "key_metrics": [m.to_dict() for m in self.key_metrics],
         }
 
 
@@ -324,7 +328,23 @@ def _notebook_spec(raw: Any, index: int, origin: str, spec_dir: Path | None) -> 
         if name == DATA_DIR:
             raise SpecError(f"{_where(origin, where + '.parameters')}: {DATA_DIR!r} is set by the runner")
         _check_value(name, value, declared[name], origin, where + ".parameters")
-    return NotebookSpec(path=path, parameters=params, declared=declared)
+    metrics = _key_metrics(raw.get("key_metrics"), origin, where + ".key_metrics")
+    return NotebookSpec(path=path, parameters=params, declared=declared, key_metrics=metrics)
+
+
+def _key_metrics(raw: Any, origin: str, where: str) -> tuple[KeyMetric, ...]:
+    """Read a ``key_metrics`` list: metric names or ``{name, label, format, unit}`` mappings."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise SpecError(f"{_where(origin, where)}: expected a list of metric names or {{name, label, format, unit}}")
+    out = []
+    for i, entry in enumerate(raw):
+        try:
+            out.append(key_metric(entry))
+        except ChurnlabError as exc:
+            raise SpecError(f"{_where(origin, f'{where}[{i}]')}: {exc}") from None
+    return tuple(out)
 
 
 def parse_override(text: str) -> tuple[str, str]:
@@ -436,16 +456,14 @@ def parse_spec(
             )
         for nb in users:
             _check_value(key, value, nb.declared[key], origin, where)
-    key_metrics = raw.get("key_metrics") or []
-    if not isinstance(key_metrics, list) or not all(isinstance(m, str) for m in key_metrics):
-        raise SpecError(f"{_where(origin, 'key_metrics')}: expected a list of metric names")
+    key_metrics = _key_metrics(raw.get("key_metrics"), origin, "key_metrics")
     return Spec(
         name=name,
         description=description.strip(),
         data=data,
         parameters=shared,
         notebooks=notebooks,
-        key_metrics=tuple(key_metrics),
+        key_metrics=key_metrics,
         path=path,
         text=text,
         overrides={k: shared[k] for k in overrides},
