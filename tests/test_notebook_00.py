@@ -47,6 +47,11 @@ def test_notebook_00_counts_the_shop_shows_no_id_and_runs_no_markup_from_the_dat
     # data/samples: six customers in customers.csv; three tables (customers, events, subscriptions).
     assert metrics["customers"] == 6 and metrics["tables"] == 3
     assert metrics["duplicate_key_rows"] == 0
+    # Monthly churn only over the months where churn is recorded (from the first subscription, 3 Jan 2024, to
+    # as_of 30 Jun 2024: the full months Feb-May). By hand from subscriptions.csv: active at the month's start
+    # Feb 2 (c001, c002), Mar 4 (+c003, c004), Apr 5 (c003 gone, +c005 from 1 Mar, c006), May 4 (c001 gone);
+    # churned 0, 1, 1, 0: 2 of 15.
+    assert metrics["monthly_churn_observed"] == pytest.approx(2 / 15, abs=1e-12)
     page = report_text(record, notebook)
     assert not [c for c in SHOP_IDS if c in page]  # a column summary instead of a customer sample
     assert executable_content(page) == []

@@ -6,7 +6,7 @@ figure otherwise) and returns the Axes; it computes nothing beyond what it draws
 
 from __future__ import annotations
 
-__all__ = ["new_axes"]
+__all__ = ["new_axes", "month_axis"]
 
 
 def new_axes(ax=None, *, figsize: tuple[float, float] = (7.0, 4.0)):
@@ -17,3 +17,12 @@ def new_axes(ax=None, *, figsize: tuple[float, float] = (7.0, 4.0)):
         return ax
     _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def month_axis(ax) -> None:
+    """Label a time axis with month names (``Jan``, ``Feb`` ... and the year once), never overlapping dates."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=12)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
 from churnlab.plots import new_axes
 
@@ -36,7 +37,8 @@ def plot_breakdown(table: pd.DataFrame, by: str, rate: str = "rate", ax=None, ti
             ax.legend(fontsize=8)
     ax.set_yticks(y, table[by].astype(str))
     ax.invert_yaxis()
-    ax.set(title=title or f"{rate.replace('_', ' ')} by {by}", xlabel=rate.replace("_", " "))
+    ax.set(title=title or f"{rate.replace('_', ' ')} by {by.replace('_', ' ')}", xlabel=rate.replace("_", " "))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     return ax
 
 
@@ -51,6 +53,7 @@ def plot_first_response(table: pd.DataFrame, by: str = "agent", ax=None):
     ax.invert_yaxis()
     sla = table["sla_hours"].iloc[0] if len(table) else np.nan
     ax.set(title=f"First response within {sla:g} h", xlabel="share of tickets", xlim=(0, 1.02))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     return ax
 
 
@@ -66,6 +69,7 @@ def plot_agent_unresolved(table: pd.DataFrame, ax=None):
     ax.set_yticks(y, table["agent"].astype(str) + " (line " + table["line"].astype(str) + ")")
     ax.invert_yaxis()
     ax.set(title="Tickets left unresolved per agent", xlabel="share not resolved at first contact or still open")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.legend(fontsize=8)
     return ax
 
@@ -77,7 +81,7 @@ def plot_component_lifetimes(table: pd.DataFrame, ax=None):
     ax.errorbar(table["difference"], y, xerr=_err(table["difference"], table["difference_lower"],
                                                   table["difference_upper"]), fmt="o", capsize=3)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(y, table["component"].astype(str))
+    ax.set_yticks(y, table["component"].astype(str).str.replace("_", " "))
     ax.invert_yaxis()
     h = table["horizon_days"].iloc[0] if len(table) else np.nan
     ax.set(title="Adopters' extra days active (after the landmark)", xlabel=f"days gained within {h:.0f} days")
@@ -90,7 +94,8 @@ def plot_stage_durations(table: pd.DataFrame, ax=None):
     x = np.arange(len(table))
     ax.bar(x, table["median_days"], color="#9ecae1",
            yerr=_err(table["median_days"], table["p25_days"], table["p75_days"]), capsize=3)
-    ax.set_xticks(x, table["from_stage"].astype(str) + " -> " + table["stage"].astype(str), rotation=20, ha="right")
+    ax.set_xticks(x, (table["from_stage"].astype(str) + " → " + table["stage"].astype(str)).str.replace("_", " "),
+                  rotation=20, ha="right")
     ax.set(title="Time between funnel stages (median, 25-75%)", ylabel="days")
     return ax
 
@@ -104,4 +109,5 @@ def plot_monthly_seasonality(table: pd.DataFrame, ax=None):
     ax.set_xticks(x, table["month_name"].str[:3])
     years = table.attrs.get("full_years", "?")
     ax.set(title=f"Churn by calendar month ({years} full years)", ylabel="churn rate")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     return ax

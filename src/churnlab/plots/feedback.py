@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
-from churnlab.plots import new_axes
+from churnlab.plots import month_axis, new_axes
 
 __all__ = ["plot_nps_trend", "plot_csat_trend", "plot_exit_confusion", "plot_exit_reasons"]
 
@@ -21,7 +22,8 @@ def plot_nps_trend(table: pd.DataFrame, by: str | None = None, ax=None):
         line = ax.plot(g["period_start"], g["nps"], "o-", label="NPS" if name is None else str(name))[0]
         ax.fill_between(g["period_start"], g["ci_lower"], g["ci_upper"], alpha=0.15, color=line.get_color())
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(title="Net Promoter Score", ylabel="% promoters - % detractors", ylim=(-100, 100))
+    ax.set(title="Net Promoter Score per month", ylabel="% promoters − % detractors (points)", ylim=(-100, 100))
+    month_axis(ax)
     ax.legend(fontsize=8)
     return ax
 
@@ -31,7 +33,9 @@ def plot_csat_trend(table: pd.DataFrame, ax=None):
     ax = new_axes(ax)
     ax.fill_between(table["period_start"], table["ci_lower"], table["ci_upper"], alpha=0.2, label="95% CI")
     ax.plot(table["period_start"], table["share_satisfied"], "o-", label="share satisfied")
-    ax.set(title="CSAT: share of satisfied answers", ylabel="share", ylim=(0, 1))
+    ax.set(title="CSAT: share of satisfied answers per month", ylabel="share satisfied", ylim=(0, 1))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    month_axis(ax)
     ax.legend(fontsize=8)
     return ax
 
@@ -60,4 +64,5 @@ def plot_exit_reasons(table: pd.DataFrame, ax=None):
     ax.bar(x, r, yerr=err, capsize=3, color="#9ecae1")
     ax.set_xticks(x, table["reason"].astype(str), rotation=30, ha="right")
     ax.set(title="Reasons stated in exit surveys", ylabel="share of answers")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     return ax

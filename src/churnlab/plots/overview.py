@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
-from churnlab.plots import new_axes
+from churnlab.plots import month_axis, new_axes
 
 __all__ = ["plot_table_rows", "plot_missing", "plot_churn_over_time", "plot_churn_by_tenure", "plot_segment_mix"]
 
@@ -33,7 +34,8 @@ def plot_missing(missing: pd.DataFrame, ax=None, *, top: int = 15):
     ax.barh(shown["table"] + "." + shown["column"], shown["share"], color="#d9822b")
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of rows missing")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("share of rows empty")
     ax.set_title("Missing values")
     return ax
 
@@ -44,9 +46,11 @@ def plot_churn_over_time(over_time: pd.DataFrame, ax=None):
     x = over_time["period_start"]
     ax.fill_between(x, over_time["ci_lower"], over_time["ci_upper"], color="#3b75af", alpha=0.2, label="95% interval")
     ax.plot(x, over_time["churn_rate"], marker="o", color="#3b75af", label="churn rate")
-    ax.set_ylabel("churned / active at period start")
+    ax.set_ylabel("churned / active at month start")
     ax.set_ylim(bottom=0)
-    ax.set_title("Churn rate per period")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    month_axis(ax)
+    ax.set_title("Churn per month")
     ax.legend()
     return ax
 
@@ -70,12 +74,13 @@ def plot_segment_mix(mix: pd.DataFrame, by: str, ax=None):
     for bar, rate in zip(bars, mix["churn_rate"]):
         if pd.notna(rate):
             ax.annotate(
-                f"churn {rate:.0%}",
+                f"{rate:.0%} no longer active",
                 (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                 ha="center",
                 va="bottom",
                 fontsize=8,
             )
     ax.set_ylabel("share of customers")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title(f"Customers by {by}")
     return ax

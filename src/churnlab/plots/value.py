@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
-from churnlab.plots import new_axes
+from churnlab.plots import month_axis, new_axes
 
 __all__ = ["plot_ltv", "plot_pareto", "plot_revenue_churn", "plot_churn_cut", "plot_benchmarks"]
 
@@ -25,7 +26,8 @@ def plot_ltv(ltv: pd.DataFrame, ax=None):
     ax.bar(ltv["group"].astype(str), ltv["ltv"], yerr=_yerr(ltv["ltv"], ltv["ltv_lower"], ltv["ltv_upper"]),
            capsize=4, color="#3b75af")
     for i, r in enumerate(ltv.itertuples()):
-        ax.annotate(f"{r.monthly_revenue:,.0f}/mo x {r.lifetime_months:.1f} mo", (i, r.ltv), ha="center",
+        top = r.ltv_upper if np.isfinite(r.ltv_upper) else r.ltv
+        ax.annotate(f"{r.monthly_revenue:,.0f}/month × {r.lifetime_months:.1f} months", (i, top), ha="center",
                     va="bottom", fontsize=8, xytext=(0, 4), textcoords="offset points")
     h = ltv["horizon_months"].iloc[0] if len(ltv) else np.nan
     ax.set(title=f"Lifetime value (expected lifetime up to {h:g} months)", ylabel="revenue per customer")
@@ -43,7 +45,8 @@ def plot_pareto(curve: pd.DataFrame, ax=None, *, mark: float = 0.2):
     ax.axvline(100 * mark, color="C3", ls=":", lw=1)
     ax.annotate(f"top {mark:.0%}: {at:.0%} of revenue", (100 * mark, 100 * at), xytext=(6, -14),
                 textcoords="offset points", fontsize=8)
-    ax.set(title="Revenue concentration", xlabel="customers (%)", ylabel="revenue (%)", xlim=(0, 100), ylim=(0, 101))
+    ax.set(title="Revenue concentration", xlabel="customers, largest revenue first (%)", ylabel="share of revenue (%)",
+           xlim=(0, 100), ylim=(0, 101))
     ax.legend(fontsize=8, loc="lower right")
     return ax
 
@@ -56,8 +59,10 @@ def plot_revenue_churn(table: pd.DataFrame, ax=None):
     twin = ax.twinx()
     twin.plot(table["period_start"], table["churn_rate"], "o-", color="#3b75af", label="customer churn")
     twin.plot(table["period_start"], table["revenue_churn_rate"], "s--", color="#6a9f58", label="revenue churn")
-    twin.set_ylabel("rate")
+    twin.set_ylabel("share lost in the month")
     twin.set_ylim(bottom=0)
+    twin.yaxis.set_major_formatter(PercentFormatter(1.0))
+    month_axis(ax)
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
@@ -91,4 +96,5 @@ def plot_benchmarks(table: pd.DataFrame, ax=None):
     ax.set_yticks(y, table["benchmark"])
     ax.invert_yaxis()
     ax.set(title="Monthly churn: this dataset vs published figures", xlabel="average monthly churn")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     return ax
