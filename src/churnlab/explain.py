@@ -236,7 +236,7 @@ FEATURE_LABELS: dict[str, str] = {
     "session_ratio_7d_90d": "Sessions last 7 days vs 90-day pace",
     "sessions_30d_vs_segment": "Sessions (30 days) vs segment",
     "sessions_per_active_day_30d": "Sessions per active day (30 days)",
-    "recency_vs_rhythm": "Usual sessions missed since the last",
+    "recency_vs_rhythm": "Usual sessions missed since the last one",
     "activated_14d": "Activated within 14 days",
     "tickets_no_fcr_90d": "Tickets not solved at first contact (90 days)",
     "bad_tickets_90d": "Bad support experiences (90 days)",
@@ -247,6 +247,7 @@ FEATURE_LABELS: dict[str, str] = {
     "overdue_invoices": "Invoices past due",
     "components_stopped": "Components stopped",
     "monthly_fee": "Monthly fee",
+    "tenure_days": "Tenure (days)",
 }
 
 _ACRONYMS = {"nps": "NPS", "csat": "CSAT", "fcr": "FCR", "ui": "UI", "id": "ID"}
