@@ -6,8 +6,10 @@ batches of rows so memory stays bounded however many rows are explained. Each ro
 base value sum to the model's margin (log-odds). :meth:`Explanation.to_shap` (or ``.shap``) hands the
 same numbers to the ``shap`` package as a ``shap.Explanation`` with readable feature names, so
 ``shap.plots.beeswarm``, ``waterfall``, ``scatter`` and ``bar`` work on it. Reason codes are a
-customer's features with the largest positive contributions, worded by
-:func:`churnlab.features.describe_feature` ("no session for 24 days", "2 unresolved tickets").
+customer's features with the largest positive contributions, worded by :func:`reason_text`: the
+workbench's own features in plain words (:func:`churnlab.features.describe_feature`: "no session for 24
+days", "2 unresolved tickets"), any other column (a user's ``SupportCalls``) by its readable name and
+value ("Support calls: 3").
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "global_importance",
     "importance_by_segment",
     "reason_codes",
+    "reason_text",
     "risk_list",
 ]
 
@@ -233,7 +236,7 @@ FEATURE_LABELS: dict[str, str] = {
     "session_ratio_7d_90d": "Sessions last 7 days vs 90-day pace",
     "sessions_30d_vs_segment": "Sessions (30 days) vs segment",
     "sessions_per_active_day_30d": "Sessions per active day (30 days)",
-    "recency_vs_rhythm": "Usual sessions missed since the last",
+    "recency_vs_rhythm": "Usual sessions missed since the last one",
     "activated_14d": "Activated within 14 days",
     "tickets_no_fcr_90d": "Tickets not solved at first contact (90 days)",
     "bad_tickets_90d": "Bad support experiences (90 days)",
@@ -244,13 +247,19 @@ FEATURE_LABELS: dict[str, str] = {
     "overdue_invoices": "Invoices past due",
     "components_stopped": "Components stopped",
     "monthly_fee": "Monthly fee",
+    "tenure_days": "Tenure (days)",
 }
 
 _ACRONYMS = {"nps": "NPS", "csat": "CSAT", "fcr": "FCR", "ui": "UI", "id": "ID"}
+# Word boundaries inside CamelCase: "MonthlyCharge" -> Monthly|Charge, "DataGB" -> Data|GB, "NPSScore" -> NPS|Score.
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def feature_label(name: str) -> str:
     """Name a feature for people: words, acronyms in capitals, a trailing window as "(N days)".
+
+    Snake case and CamelCase (a user's own columns) both become words; a word written in capitals
+    (``GB``, ``NPS``) keeps them, the others after the first are lower case.
 
     Examples
     --------
@@ -258,17 +267,75 @@ def feature_label(name: str) -> str:
     ('Days since last session', 'Sessions (7 days)', 'Last NPS')
     >>> feature_label("session_ratio_7d_90d"), feature_label("Contract")
     ('Sessions last 7 days vs 90-day pace', 'Contract')
+    >>> feature_label("MonthlyCharge"), feature_label("DataGB"), feature_label("support calls")
+    ('Monthly charge', 'Data GB', 'Support calls')
     """
     if name in FEATURE_LABELS:
         return FEATURE_LABELS[name]
     window = re.search(r"_(\d+)d$", name)
     stem = name[: window.start()] if window else name
-    words = [_ACRONYMS.get(w.lower(), w) for w in re.split(r"[_\s]+", stem) if w]
-    if not words:
+    parts = [p for chunk in re.split(r"[_\s]+", stem) for p in _CAMEL.split(chunk) if p]
+    if not parts:
         return name
+    words = []
+    for i, w in enumerate(parts):
+        if w.lower() in _ACRONYMS:
+            words.append(_ACRONYMS[w.lower()])
+        elif len(w) > 1 and w.isupper():
+            words.append(w)
+        else:
+            words.append(w.lower() if i else w[0].upper() + w[1:])
     label = " ".join(words)
-    label = label[0].upper() + label[1:]
     return f"{label} ({window.group(1)} days)" if window else label
+
+
+# "1 days", "1 data exports", "1 unresolved tickets": a count of one takes the singular.
+_ONE_PLURAL = re.compile(r"(?<![\d.,])\b1 ((?:[a-z()]+ ){0,2}?)(day|session|purchase|export|ticket|component|invoice|"
+                         r"payment|call|complaint|experience|email|message)s\b")
+
+
+def reason_text(feature: str, value: object) -> str:
+    """Say why a feature raises a customer's risk, in plain words, for any feature name.
+
+    Parameters
+    ----------
+    feature : str
+        Feature (column) name: one of the workbench's (:data:`churnlab.features.FEATURE_DESCRIPTIONS`) or
+        any other, such as a snapshot's own ``SupportCalls``.
+    value : object
+        The customer's value of the feature.
+
+    Returns
+    -------
+    str
+        The workbench's wording when it knows the feature (a count of one in the singular), else
+        ``"<readable name>: <value>"`` with :func:`feature_label` and the value to 3 significant digits;
+        a missing value reads ``"<readable name> unknown"``.
+
+    Examples
+    --------
+    >>> reason_text("days_since_last_session", 24.0), reason_text("days_since_last_export", 1.0)
+    ('no session for 24 days', 'last data export 1 day ago')
+    >>> reason_text("SupportCalls", 3), reason_text("MonthlyCharge", 34.3412), reason_text("Contract", "Monthly")
+    ('Support calls: 3', 'Monthly charge: 34.3', 'Contract: Monthly')
+    >>> reason_text("last_nps", float("nan"))
+    'Last NPS unknown'
+    """
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return f"{feature_label(feature)} unknown"
+    worded = describe_feature(feature, value)
+    if not worded.startswith(f"{feature} = "):
+        return _ONE_PLURAL.sub(r"1 \1\2", worded)
+    if isinstance(value, (bool, np.bool_)):
+        shown = "yes" if value else "no"
+    elif isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating))
+                                                  and float(value).is_integer()):
+        shown = f"{value:,.0f}"
+    elif isinstance(value, (float, np.floating)):
+        shown = f"{value:.3g}"
+    else:
+        shown = str(value)
+    return f"{feature_label(feature)}: {shown}"
 
 
 def global_importance(explanation: Explanation) -> pd.DataFrame:
@@ -330,7 +397,8 @@ def reason_codes(explanation: Explanation, *, top_n: int = 3, min_contribution: 
     Notes
     -----
     Windows of one signal (``exports_7d``, ``exports_30d``, ``exports_90d``) give one reason, the
-    largest, so three reasons name three different things.
+    largest, so three reasons name three different things. Reasons are worded by :func:`reason_text`,
+    so any feature name reads as words.
 
     Returns
     -------
@@ -363,7 +431,7 @@ def reason_codes(explanation: Explanation, *, top_n: int = 3, min_contribution: 
     for i in range(top_n):
         cols = [row[i] if i < len(row) else -1 for row in picked]
         out[f"reason_{i + 1}"] = [
-            describe_feature(names[j], data.iat[r, data.columns.get_loc(names[j])]) if j >= 0 else ""
+            reason_text(names[j], data.iat[r, data.columns.get_loc(names[j])]) if j >= 0 else ""
             for r, j in enumerate(cols)
         ]
         out[f"driver_{i + 1}"] = [names[j] if j >= 0 else "" for j in cols]
@@ -472,7 +540,8 @@ def risk_list(keys: pd.DataFrame, score: np.ndarray, probability: np.ndarray, re
     probability : array of float
         Calibrated churn probability.
     reasons : DataFrame, optional
-        From :func:`reason_codes`, same rows as ``keys``.
+        From :func:`reason_codes`, same rows as ``keys``: its ``reason_i`` (words), ``driver_i`` (feature
+        names, to count customers by driver) and ``reasons`` columns are carried.
     threshold : float, optional
         Keep rows with ``probability >= threshold`` (e.g. the profit-curve operating point).
     top_k_pct : float, optional
@@ -481,7 +550,8 @@ def risk_list(keys: pd.DataFrame, score: np.ndarray, probability: np.ndarray, re
     Returns
     -------
     DataFrame
-        ``rank, customer_id, cutoff, score, probability`` and, with reasons, ``reason_1..n, reasons``.
+        ``rank, customer_id, cutoff, score, probability`` and, with reasons, ``reason_1..n, reasons,
+        driver_1..n``.
     """
     if len(keys) != len(score) or len(score) != len(probability):
         raise ModelError(f"risk_list: {len(keys)} keys, {len(score)} scores, {len(probability)} probabilities")
@@ -489,7 +559,8 @@ def risk_list(keys: pd.DataFrame, score: np.ndarray, probability: np.ndarray, re
     out["score"] = np.asarray(score, dtype=float)
     out["probability"] = np.asarray(probability, dtype=float)
     if reasons is not None:
-        cols = [c for c in reasons.columns if c.startswith("reason")]
+        cols = [c for c in reasons.columns if c.startswith("reason")] + [
+            c for c in reasons.columns if c.startswith("driver_")]
         out = pd.concat([out, reasons[cols].reset_index(drop=True)], axis=1)
     out = out.sort_values(["score", C.CUSTOMER_ID], ascending=[False, True], kind="stable").reset_index(drop=True)
     if threshold is not None:

@@ -2,7 +2,9 @@
 
 Each function draws what a :mod:`churnlab.modeling` or :mod:`churnlab.explain` function returned and
 returns the Axes; where a figure takes raw scores (as the notebooks pass them), the points it draws come
-from one named function of :mod:`churnlab.modeling.evaluation`, never from a formula here.
+from one named function of :mod:`churnlab.modeling.evaluation`, never from a formula here. SHAP views are
+shap's own plots (beeswarm, bar, scatter, waterfall) of :attr:`churnlab.explain.Explanation.shap`, with
+readable feature names and axes that say the values are on the log-odds scale.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import pandas as pd
 
 from churnlab.plots import new_axes
 
-__all__ = ["roc_curves", "lift_curves", "reliability", "profit", "importance", "beeswarm", "dependence",
-           "waterfall"]
+__all__ = ["LOG_ODDS", "roc_curves", "lift_curves", "reliability", "profit", "importance", "beeswarm", "bar",
+           "dependence", "waterfall", "segment_importance", "label_rates", "score_distribution"]
 
 
 def roc_curves(scores: pd.DataFrame, ax=None, *, title: str = "ROC"):
@@ -89,59 +91,137 @@ def importance(table: pd.DataFrame, ax=None, *, top_n: int = 15):
     return ax
 
 
-def beeswarm(explanation, ax=None, *, top_n: int = 12, random_state: int = 0, importance: pd.DataFrame | None = None):
-    """SHAP value of each row per feature, coloured by the feature's value (low blue, high red).
+#: What a SHAP value means, on every SHAP axis: contributions add up on the log-odds scale, not in probability.
+LOG_ODDS = "change in log-odds of churn (SHAP value)"
 
-    Features are drawn in the order of ``importance`` (a :func:`churnlab.explain.global_importance` table,
-    its first ``top_n`` rows); without one, the plot asks :func:`~churnlab.explain.global_importance` for it.
+
+def _sigmoid(margin: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-margin)))
+
+
+def beeswarm(explanation, ax=None, *, top_n: int = 12):
+    """Draw shap's beeswarm of a :class:`churnlab.explain.Explanation`: each row's SHAP value per feature.
+
+    Features (readable names, :func:`churnlab.explain.feature_label`) are ordered by mean |SHAP|; colour is the
+    feature's value (low blue, high red; categories by their sorted codes); the features after ``top_n`` are
+    summed in one row. The x axis says it is the log-odds scale.
     """
-    if importance is None:
-        from churnlab.explain import global_importance
+    import shap
 
-        importance = global_importance(explanation)
-    feats = importance["feature"].head(top_n).tolist()[::-1]
-    ax = new_axes(ax, figsize=(7, 0.35 * len(feats) + 1))
-    rng = np.random.default_rng(random_state)
-    for i, f in enumerate(feats):
-        v = explanation.values[f].to_numpy()
-        x = pd.to_numeric(explanation.data[f], errors="coerce") if explanation.data[f].dtype.kind in "fiub" else (
-            explanation.data[f].astype("category").cat.codes.astype(float).where(explanation.data[f].notna()))
-        x = np.asarray(x, dtype=float)
-        lo, hi = np.nanpercentile(x, [5, 95]) if np.isfinite(x).any() else (0, 1)
-        colour = np.clip((x - lo) / (hi - lo if hi > lo else 1), 0, 1)
-        ax.scatter(v, i + rng.uniform(-0.3, 0.3, len(v)), c=np.nan_to_num(colour, nan=0.5), cmap="coolwarm", s=6,
-                   alpha=0.6, linewidths=0)
-    ax.set_yticks(range(len(feats)), feats)
-    ax.axvline(0, color="grey", lw=0.8)
-    ax.set(xlabel="SHAP value (log-odds of churn)", title="SHAP beeswarm (colour: feature value, low→high)")
+    ax = new_axes(ax, figsize=(8, 0.4 * top_n + 1.5))
+    shap.plots.beeswarm(explanation.shap, max_display=top_n, ax=ax, show=False, plot_size=None, s=10,
+                        color_bar_label="feature value")
+    ax.set_xlabel(LOG_ODDS)
+    ax.set_title("What drives the risk (one dot per customer)")
     return ax
 
 
-def dependence(explanation, feature: str, ax=None):
-    """SHAP value of ``feature`` against its value."""
-    ax = new_axes(ax, figsize=(5, 4))
-    ax.scatter(explanation.data[feature].astype(str) if explanation.data[feature].dtype.kind not in "fiub"
-               else explanation.data[feature], explanation.values[feature], s=6, alpha=0.5)
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel=feature, ylabel="SHAP value", title=f"Dependence: {feature}")
+def bar(explanation, ax=None, *, top_n: int = 12):
+    """Draw shap's bar chart of mean |SHAP| per feature (readable names), the rest summed in one bar."""
+    import shap
+
+    ax = new_axes(ax, figsize=(7, 0.35 * top_n + 1.2))
+    shap.plots.bar(explanation.shap, max_display=top_n, ax=ax, show=False)
+    ax.set_xlabel("mean |SHAP value| (log-odds of churn)")
     return ax
 
 
-def waterfall(explanation, row: int, ax=None, *, top_n: int = 10):
-    """One customer's contributions from the base value to their margin, largest first."""
-    v = explanation.values.iloc[row]
-    order = v.abs().sort_values(ascending=False).index
-    shown, rest = list(order[:top_n]), v[order[top_n:]].sum()
-    steps = [(f"{f} = {explanation.data.iloc[row][f]}", v[f]) for f in shown]
-    if len(order) > top_n:
-        steps.append((f"{len(order) - top_n} other features", rest))
-    ax = new_axes(ax, figsize=(7, 0.35 * len(steps) + 1.2))
-    start = explanation.base_value
-    for i, (_label, delta) in enumerate(steps[::-1]):
-        left = start + sum(d for _, d in steps[: len(steps) - 1 - i])
-        ax.barh(i, delta, left=left, color="C3" if delta > 0 else "C0")
-    ax.set_yticks(range(len(steps)), [s[0] for s in steps[::-1]], fontsize=8)
-    ax.axvline(explanation.base_value, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="log-odds of churn", title=f"Why this customer: base {explanation.base_value:.2f} → "
-           f"{explanation.base_value + v.sum():.2f}")
+def dependence(explanation, feature: str, ax=None, *, color: bool = True):
+    """Draw shap's scatter of one feature: its SHAP value against its value.
+
+    Parameters
+    ----------
+    explanation : churnlab.explain.Explanation
+        The SHAP values.
+    feature : str
+        The feature's column name (the plot shows its readable name).
+    ax : Axes, optional
+        Where to draw; a new figure by default.
+    color : bool, default True
+        Colour the dots by the feature shap finds interacts most with it.
+    """
+    import shap
+
+    from churnlab.explain import feature_label
+
+    if feature not in explanation.values.columns:
+        from churnlab.errors import ModelError
+
+        raise ModelError(f"dependence: feature {feature!r} is not explained; expected one of "
+                         f"{', '.join(map(str, explanation.values.columns[:10]))}")
+    e = explanation.shap
+    label = feature_label(feature)
+    column = e[:, label]
+    ax = new_axes(ax, figsize=(6, 4.5))
+    shap.plots.scatter(column, color=e if color and e.values.shape[1] > 1 else "#1E88E5", ax=ax, show=False)
+    ax.set_ylabel(f"SHAP value of {label}\n(log-odds of churn)")
+    ax.set_title(f"How {label.lower() if not label[:2].isupper() else label} moves the risk")
+    return ax
+
+
+def waterfall(explanation, row: int, *, top_n: int = 10):
+    """Draw shap's waterfall of one explained row: from the base value to that row's log-odds, largest first.
+
+    Feature names are readable and values rounded (:meth:`churnlab.explain.Explanation.to_shap`); bars are
+    contributions in log-odds, and the title gives the same two end points as probabilities.
+
+    Returns
+    -------
+    Axes
+        The waterfall's main axes (its figure is new: shap draws a waterfall on the current figure).
+    """
+    import matplotlib.pyplot as plt
+    import shap
+
+    n = len(explanation.values)
+    if not 0 <= row < n:
+        from churnlab.errors import ModelError
+
+        raise ModelError(f"waterfall: row {row} is outside the {n:,} explained rows")
+    fig = plt.figure()
+    shap.plots.waterfall(explanation.shap[row], max_display=top_n + 1, show=False)
+    ax = fig.axes[0]
+    margin = float(explanation.margin[row])
+    ax.set_xlabel("bars: contributions on the log-odds scale, from the base E[f(X)] to this customer's f(x)",
+                  labelpad=22, fontsize=9)
+    ax.set_title(f"Why this customer: churn probability {_sigmoid(explanation.base_value):.0%} at the base, "
+                 f"{_sigmoid(margin):.0%} for them (uncalibrated model)", fontsize=10, pad=26)
+    return ax
+
+
+def segment_importance(table: pd.DataFrame, ax=None, *, label: str = "segment"):
+    """Bars of :func:`churnlab.explain.importance_by_segment` (features × segments), readable feature names."""
+    from churnlab.explain import feature_label
+
+    t = table.iloc[::-1].rename(index=feature_label)
+    ax = new_axes(ax, figsize=(7, 0.35 * len(t) * max(1, t.shape[1]) / 2 + 1.5))
+    t.plot.barh(ax=ax)
+    ax.set(xlabel="mean |SHAP value| (log-odds of churn)", ylabel="", title=f"What drives the risk, by {label}")
+    ax.legend(title=label, fontsize=8)
+    return ax
+
+
+def label_rates(summary: pd.DataFrame, ax=None):
+    """Churn rate in each cutoff's window (``label_times.summary``: ``cutoff, churn_rate``), as percent bars."""
+    from matplotlib.ticker import PercentFormatter
+
+    ax = new_axes(ax, figsize=(7, 3))
+    ax.bar(pd.to_datetime(summary["cutoff"]).dt.strftime("%Y-%m-%d"), summary["churn_rate"])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(ylabel="churned in the window", title="Churn rate in the window after each cutoff")
+    ax.tick_params(axis="x", rotation=60)
+    return ax
+
+
+def score_distribution(probability: np.ndarray, threshold: float | None = None, ax=None, *, bins: int = 40):
+    """Histogram of calibrated churn probabilities, the operating threshold marked."""
+    from matplotlib.ticker import PercentFormatter
+
+    ax = new_axes(ax, figsize=(6, 3))
+    ax.hist(np.asarray(probability, dtype=float), bins=bins)
+    if threshold is not None and np.isfinite(threshold):
+        ax.axvline(threshold, color="C3", ls="--", label=f"risk-list threshold {threshold:.0%}")
+        ax.legend(fontsize=8)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(xlabel="calibrated churn probability", ylabel="customers", title="Scored customers")
     return ax
