@@ -203,8 +203,8 @@ def saas(rng: np.random.Generator, n: int) -> tuple[dict[str, pd.DataFrame], dic
                 "unsubscribed": rng.random(months.size) < 0.01 * np.exp(-hm)}))
             late = rng.random(months.size) < _sigmoid(-2.2 - 0.9 * hm)
             due = _SAAS_START + pd.to_timedelta(months * 7 + 5, unit="D")
-            paid = due + pd.to_timedelta(np.where(late, rng.integers(8, 40, months.size), rng.integers(0, 5, months.size)),
-                                         unit="D")
+            delay = np.where(late, rng.integers(8, 40, months.size), rng.integers(0, 5, months.size))
+            paid = due + pd.to_timedelta(delay, unit="D")
             inv.append(pd.DataFrame({"i": i, "due": due, "paid": paid, "amount": fee[i], "late": late}))
     events = pd.concat(ev, ignore_index=True).sort_values(["t", "i"], kind="stable")
     events = events[events["t"] < _SAAS_END]
@@ -356,7 +356,8 @@ def write(name: str, folder: str | Path, *, n: int | None = None, seed: int = 0)
     for file, df in files.items():
         df.to_csv(folder / file, index=False, sep="\t" if file.endswith(".tsv") else ",")
     path = folder / f"{name}.yaml"
-    header = (f"# Written by benchmarks/unseen_generators.py (dataset {name!r}, seed {seed}); a dataset churnlab was not\n"
-              "# built with: its own column names, vocabularies, id format and timezone offsets.\n")
-    path.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=120, default_flow_style=None), encoding="utf-8")
+    header = (f"# Written by benchmarks/unseen_generators.py (dataset {name!r}, seed {seed}); a dataset churnlab was\n"
+              "# not built with: its own column names, vocabularies, id format and timezone offsets.\n")
+    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=120, default_flow_style=None)
+    path.write_text(header + body, encoding="utf-8")
     return path
