@@ -520,15 +520,19 @@ def median_lifetime(curves: pd.DataFrame) -> pd.DataFrame:
 # --- churn by attribute ---------------------------------------------------------------------------
 
 
-def funnel_stage_reached(dataset: Dataset, cutoff) -> pd.Series:
-    """Furthest funnel stage each customer reached strictly before ``cutoff`` (a Series by customer_id)."""
+def funnel_stage_reached(dataset: Dataset, cutoff, *, stages: Sequence[str] | None = None) -> pd.Series:
+    """Furthest funnel stage each customer reached strictly before ``cutoff`` (a Series by customer_id).
+
+    ``stages``: funnel order, default the dataset's ``funnel_stages`` vocabulary (other stages are ignored).
+    """
     dataset.require("funnel", by="funnel_stage_reached")
+    stages = tuple(dataset.vocabulary("funnel_stages") if stages is None else stages)
     f = dataset["funnel"]
+    require_columns(f, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
     f = f[f["reached_at"] < _ts(cutoff)]
-    order = {s: i for i, s in enumerate(C.FUNNEL_STAGES)}
-    idx = f["stage"].map(order)
-    best = idx.groupby(f[C.CUSTOMER_ID]).max()
-    return best.map(dict(enumerate(C.FUNNEL_STAGES))).rename("funnel_stage")
+    idx = f["stage"].map({s: i for i, s in enumerate(stages)})
+    best = idx.groupby(f[C.CUSTOMER_ID].astype(str)).max().dropna().astype(int)
+    return best.map(dict(enumerate(stages))).rename("funnel_stage")
 
 
 def churn_rate_by(outcome: pd.DataFrame, attributes: pd.DataFrame, by: str, alpha: float = 0.05) -> pd.DataFrame:
@@ -572,8 +576,10 @@ def churn_rate_by(outcome: pd.DataFrame, attributes: pd.DataFrame, by: str, alph
 
 
 def churn_reasons(dataset: Dataset, cutoff=None, *, since=None, alpha: float = 0.05,
-                  reasons: Sequence[str] = C.CHURN_REASONS) -> pd.DataFrame:
+                  reasons: Sequence[str] | None = None) -> pd.DataFrame:
     """Count the recorded reasons of the churns observed before ``cutoff`` (since ``since`` when given).
+
+    ``reasons`` orders the rows, default the dataset's ``churn_reasons`` vocabulary (others follow, by count).
 
     Returns
     -------
@@ -582,6 +588,7 @@ def churn_reasons(dataset: Dataset, cutoff=None, *, since=None, alpha: float = 0
         ci_lower, ci_upper`` where ``share`` is the reason's share of all churns in the window.
     """
     dataset.require("subscriptions", by="churn_reasons")
+    reasons = tuple(dataset.vocabulary("churn_reasons") if reasons is None else reasons)
     cutoff = dataset.as_of if cutoff is None else _ts(cutoff)
     spells = customer_spells(dataset["subscriptions"], cutoff)
     ended = spells[spells["end_at"].notna()]

@@ -81,7 +81,7 @@ def adoption_table(dataset: Dataset, cutoff=None, *, landmark_days: int = DEFAUL
     use = use[use[C.CUSTOMER_ID].isin(life[C.CUSTOMER_ID])]
     start = use[C.CUSTOMER_ID].map(life.set_index(C.CUSTOMER_ID)["start_at"])
     use = use[(use[C.TIMESTAMP] >= start) & (use[C.TIMESTAMP] < start + pd.Timedelta(days=landmark_days))]
-    comps = list(components) if components is not None else [c for c in C.COMPONENTS
+    comps = list(components) if components is not None else [c for c in dataset.vocabulary("components")
                                                              if c in set(ev["component"].dropna())]
     comps += [c for c in sorted(set(ev["component"].dropna())) if components is None and c not in comps]
     used = pd.crosstab(use[C.CUSTOMER_ID], use["component"]).reindex(columns=comps, fill_value=0) > 0

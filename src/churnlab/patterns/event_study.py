@@ -32,7 +32,7 @@ SIGNALS = {
     "sessions": ("events", C.TIMESTAMP, "event_type == 'session'"),
     "exports": ("events", C.TIMESTAMP, "event_type == 'export'"),
     "tickets": ("tickets", "opened_at", "every ticket opened"),
-    "email_opens": ("messages", "sent_at", "channel == 'email' and opened"),
+    "email_opens": ("messages", "sent_at", "opened, on an email-like channel (the dataset's email_channels)"),
     "late_payments": ("payments", "due_at", "late"),
     "payments": ("payments", "due_at", "every payment due"),
 }
@@ -121,7 +121,7 @@ def _signal_rows(dataset: Dataset, signal: str, cutoff: pd.Timestamp) -> pd.Data
     if signal in ("sessions", "exports"):
         df = df[df["event_type"] == signal[:-1]]
     elif signal == "email_opens":
-        df = df[(df["channel"] == "email") & df["opened"].astype(bool)]
+        df = df[df["channel"].isin(dataset.vocabulary("email_channels")) & df["opened"].astype(bool)]
     elif signal == "late_payments":
         df = df[df["late"].astype(bool)]
     return pd.DataFrame({C.CUSTOMER_ID: df[C.CUSTOMER_ID].astype(str).to_numpy(), "t": df[col].to_numpy()})
@@ -151,6 +151,9 @@ def weekly_activity(dataset: Dataset, anchors: pd.DataFrame, cutoff, *, weeks: i
         signal, week, value``.
     """
     cutoff = pd.Timestamp(cutoff)
+    unknown = [s for s in (signals or ()) if s not in SIGNALS]
+    if unknown:
+        raise AnalysisError(f"weekly_activity: unknown signal {unknown[0]!r}; known: {', '.join(SIGNALS)}")
     names = [s for s in (signals or tuple(SIGNALS)) if SIGNALS[s][0] in dataset]
     if not names:
         raise AnalysisError("weekly_activity: the dataset has none of the signals' tables")

@@ -403,7 +403,7 @@ def exit_agreement(dataset: Dataset, cutoff, *, since=None, tolerance_days: floa
         raise AnalysisError("exit_agreement: no exit answer lies within "
                             f"{tolerance_days:g} days of a recorded churn with a reason")
     rec, stated = matched["churn_reason"].astype(str), matched["reason"].astype(str)
-    labels = [r for r in C.CHURN_REASONS if r in set(rec) | set(stated)]
+    labels = [r for r in dataset.vocabulary("churn_reasons") if r in set(rec) | set(stated)]
     labels += sorted((set(rec) | set(stated)) - set(labels))
     confusion = pd.crosstab(rec, stated).reindex(index=labels, columns=labels, fill_value=0)
     confusion.index.name, confusion.columns.name = "churn_reason", "stated_reason"

@@ -20,19 +20,69 @@ from churnlab.intervals import newcombe_difference_interval, two_proportion_z_te
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["funnel_reached", "funnel_conversion", "funnel_bottleneck", "compare_funnel", "stage_durations",
-           "funnel_stall", "compare_new_returning"]
+__all__ = ["funnel_stages", "funnel_reached", "funnel_conversion", "funnel_bottleneck", "compare_funnel",
+           "stage_durations", "funnel_stall", "compare_new_returning"]
 
 
-def funnel_reached(dataset: Dataset, cutoff, *, stages: Sequence[str] = C.FUNNEL_STAGES) -> pd.DataFrame:
+def funnel_stages(dataset: Dataset, stages: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Return the funnel order to use: ``stages`` when given, else the dataset's ``funnel_stages`` vocabulary.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Its :meth:`~churnlab.schema.Dataset.vocabulary` declares the stages in funnel order (the
+        synthetic world's ``visit, signup, activation, first_payment`` unless the source says otherwise).
+    stages : sequence of str, optional
+        An explicit order, e.g. a sub-funnel.
+
+    Returns
+    -------
+    tuple of str
+
+    Raises
+    ------
+    AnalysisError
+        When ``stages`` is given but empty.
+
+    Examples
+    --------
+    >>> ds = Dataset("x", {}, as_of="2024-06-30", source="doc",
+    ...              metadata={"vocabulary": {"funnel_stages": ["visit", "demo_call", "signup"]}})
+    >>> funnel_stages(ds)
+    ('visit', 'demo_call', 'signup')
+    """
+    if stages is None:
+        return tuple(dataset.vocabulary("funnel_stages"))
+    stages = tuple(stages)
+    if not stages:
+        raise AnalysisError("funnel: stages is empty; pass the funnel order or leave it to the dataset's vocabulary")
+    return stages
+
+
+def funnel_reached(dataset: Dataset, cutoff, *, stages: Sequence[str] | None = None) -> pd.DataFrame:
     """Return one row per funnel entrant with a boolean column per stage reached before ``cutoff``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``funnel`` (``customer_id, stage, reached_at``).
+    cutoff : timestamp
+        Stages reached at or after it are not counted.
+    stages : sequence of str, optional
+        Funnel order; default the dataset's ``funnel_stages`` vocabulary (:func:`funnel_stages`).
 
     Returns
     -------
     DataFrame
         ``customer_id`` then one boolean column per stage, in funnel order.
+
+    Raises
+    ------
+    MissingTableError
+        When the dataset has no ``funnel`` table.
     """
     dataset.require("funnel", by="funnel_reached")
+    stages = funnel_stages(dataset, stages)
     f = rows_before(dataset["funnel"], "reached_at", cutoff, name="funnel")
     require_columns(f, [C.CUSTOMER_ID, "stage"], table="funnel")
     f = f.assign(**{C.CUSTOMER_ID: f[C.CUSTOMER_ID].astype(str)})
@@ -62,7 +112,7 @@ def _conversion(reached: pd.DataFrame, stages: Sequence[str], alpha: float) -> p
 
 
 def funnel_conversion(dataset: Dataset, cutoff, *, attributes: pd.DataFrame | None = None, by: str | None = None,
-                      stages: Sequence[str] = C.FUNNEL_STAGES, alpha: float = 0.05) -> pd.DataFrame:
+                      stages: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Compute stage-to-stage and overall conversion, optionally per group.
 
     Parameters
@@ -77,8 +127,8 @@ def funnel_conversion(dataset: Dataset, cutoff, *, attributes: pd.DataFrame | No
         are grouped as ``"(unknown)"``.
     by : str, optional
         Grouping column of ``attributes``.
-    stages : sequence of str
-        Funnel order.
+    stages : sequence of str, optional
+        Funnel order; default the dataset's ``funnel_stages`` vocabulary.
     alpha : float
         Interval level (Wilson).
 
@@ -97,6 +147,7 @@ def funnel_conversion(dataset: Dataset, cutoff, *, attributes: pd.DataFrame | No
     >>> funnel_conversion(ds, "2024-02-01", stages=("visit", "signup"))["conversion"].round(3).tolist()
     [1.0, 0.667]
     """
+    stages = funnel_stages(dataset, stages)
     reached = funnel_reached(dataset, cutoff, stages=stages)
     if reached.empty:
         raise AnalysisError(f"funnel_conversion: nobody entered the funnel before {pd.Timestamp(cutoff).date()}")
@@ -137,7 +188,7 @@ def funnel_bottleneck(conversion: pd.DataFrame, by: str | None = None) -> pd.Dat
 
 
 def compare_funnel(dataset: Dataset, cutoff, attributes: pd.DataFrame | None, by: str, *,
-                   stages: Sequence[str] = C.FUNNEL_STAGES, alpha: float = 0.05) -> pd.DataFrame:
+                   stages: Sequence[str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Compare each group's stage conversion with the rest of the funnel, with a CI and a test.
 
     Parameters
@@ -184,7 +235,7 @@ def _quantile_ci(x: np.ndarray, q: float, alpha: float) -> tuple[float, float]:
     return float(xs[max(lo, 0)]), float(xs[min(hi, n - 1)])
 
 
-def stage_durations(dataset: Dataset, cutoff, *, stages: Sequence[str] = C.FUNNEL_STAGES, by: str | None = None,
+def stage_durations(dataset: Dataset, cutoff, *, stages: Sequence[str] | None = None, by: str | None = None,
                     attributes: pd.DataFrame | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Days between consecutive funnel stages: how long those who moved on took, and who is still waiting.
 
@@ -194,8 +245,8 @@ def stage_durations(dataset: Dataset, cutoff, *, stages: Sequence[str] = C.FUNNE
         Needs ``funnel`` (``customer_id, stage, reached_at``).
     cutoff : timestamp
         Stages reached at or after it are not counted.
-    stages : sequence of str
-        Funnel order.
+    stages : sequence of str, optional
+        Funnel order; default the dataset's ``funnel_stages`` vocabulary.
     by : str, optional
         A column of the funnel, else of ``attributes``.
     attributes : DataFrame, optional
@@ -227,6 +278,7 @@ def stage_durations(dataset: Dataset, cutoff, *, stages: Sequence[str] = C.FUNNE
     [{'n_moved': 2, 'median_days': 3.0, 'n_waiting': 1, 'waiting_median_days': 12.0}]
     """
     dataset.require("funnel", by="stage_durations")
+    stages = funnel_stages(dataset, stages)
     cutoff = pd.Timestamp(cutoff)
     f = rows_before(dataset["funnel"], "reached_at", cutoff, name="funnel")
     require_columns(f, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")

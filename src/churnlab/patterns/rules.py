@@ -6,6 +6,11 @@ Expressions are parsed with :mod:`ast` and evaluated by a small interpreter that
 feature names, numbers, comparisons, ``and``/``or``/``not`` and ``+ - * /`` -- no attribute access, no
 calls, no other names -- so a rule file cannot run code. A customer's zone is the highest zone of
 the rules that fire (``red`` > ``amber``); the at-risk list says which rules fired, in words.
+
+Rules work on any feature names: a rule that reads a feature the frame lacks (a dataset without
+tickets has no ``unresolved_tickets``) is skipped, and the skipped rules travel with the result in
+``attrs["skipped"]`` (rule name -> the missing feature) so a notebook can say so in one line. Only
+when no rule at all can be evaluated is it an error.
 """
 
 from __future__ import annotations
@@ -22,12 +27,13 @@ import pandas as pd
 import yaml
 
 from churnlab import config as C
-from churnlab.errors import SpecError
+from churnlab.errors import AnalysisError, SpecError
 from churnlab.patterns.exposure import compare_exposed
 from churnlab.schema import require_columns
 
-__all__ = ["Rule", "RuleSet", "ZONES", "default_rules_path", "load_rules", "parse_rules", "evaluate_expression",
-           "expression_names", "evaluate_rules", "assign_zones", "rule_performance", "at_risk_list"]
+__all__ = ["Rule", "RuleSet", "ZONES", "MISSING_FEATURES", "default_rules_path", "load_rules", "parse_rules",
+           "evaluate_expression", "expression_names", "evaluate_rules", "assign_zones", "rule_performance",
+           "at_risk_list"]
 
 #: Zones from most to least urgent.
 ZONES = ("red", "amber")
@@ -35,6 +41,8 @@ _KEYS = {"name", "when", "zone", "words"}
 _COMPARE = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
             ast.Eq: operator.eq, ast.NotEq: operator.ne}
 _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+#: What :func:`evaluate_rules` does with a rule that reads a feature the frame lacks.
+MISSING_FEATURES = ("skip", "raise")
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,39 @@ class RuleSet:
             for n in expression_names(r.when, rule=r.name):
                 seen.setdefault(n)
         return list(seen)
+
+    def split(self, columns: Iterable[str]) -> tuple[RuleSet, dict[str, str]]:
+        """Split the rules into those whose features are all in ``columns`` and those that are not.
+
+        Parameters
+        ----------
+        columns : iterable of str
+            The feature columns available (``features.columns``).
+
+        Returns
+        -------
+        (RuleSet, dict of str to str)
+            The rules that can be evaluated, in order, and each skipped rule's name with the first
+            feature it lacks.
+
+        Examples
+        --------
+        >>> rules = parse_rules([{"name": "quiet", "when": "days_since_last_session >= 21", "zone": "red",
+        ...                       "words": "quiet"}, {"name": "late", "when": "late_payments_90d >= 1",
+        ...                       "zone": "amber", "words": "late"}])
+        >>> usable, skipped = rules.split(["days_since_last_session"])
+        >>> [r.name for r in usable], skipped
+        (['quiet'], {'late': 'late_payments_90d'})
+        """
+        have = set(columns)
+        keep, skipped = [], {}
+        for r in self.rules:
+            lacking = [n for n in expression_names(r.when, rule=r.name) if n not in have]
+            if lacking:
+                skipped[r.name] = lacking[0]
+            else:
+                keep.append(r)
+        return RuleSet(tuple(keep), self.source), skipped
 
 
 def default_rules_path() -> Path:
@@ -174,7 +215,7 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
     if isinstance(node, ast.Expression):
         return _eval(node.body, frame)
     if isinstance(node, ast.Name):
-        return frame[node.id].astype("float64").to_numpy()
+        return _numeric(frame[node.id])
     if isinstance(node, ast.Constant):
         return float(node.value)
     if isinstance(node, ast.UnaryOp):
@@ -202,6 +243,13 @@ def _eval(node: ast.AST, frame: pd.DataFrame):
     raise SpecError(f"{type(node).__name__} is not allowed")  # pragma: no cover - checked before
 
 
+def _numeric(values: pd.Series) -> np.ndarray:
+    """Return a feature column as float64 (booleans as 0/1, missing as NaN); refuse text by name."""
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        raise SpecError(f"feature {values.name!r} is not numeric (dtype {values.dtype}); rules compare numbers")
+    return values.astype("float64").to_numpy()
+
+
 def evaluate_expression(expr: str, frame: pd.DataFrame, *, rule: str = "?") -> pd.Series:
     """Evaluate a rule expression on a feature frame; a missing value never fires.
 
@@ -221,11 +269,15 @@ def evaluate_expression(expr: str, frame: pd.DataFrame, *, rule: str = "?") -> p
         if name not in frame.columns:
             known = ", ".join(c for c in frame.columns if c not in (C.CUSTOMER_ID, C.CUTOFF, C.LABEL))
             raise SpecError(f"risk rule {rule!r}: unknown feature {name!r}; known: {known}")
-    value = np.broadcast_to(np.asarray(_eval(_tree(expr, rule), frame)), (len(frame),))
+    try:
+        value = np.broadcast_to(np.asarray(_eval(_tree(expr, rule), frame)), (len(frame),))
+    except SpecError as exc:
+        raise SpecError(f"risk rule {rule!r}: {exc}") from None
     return pd.Series(value.astype(bool), index=frame.index)
 
 
-def evaluate_rules(rules: RuleSet | Sequence[Rule], features: pd.DataFrame) -> pd.DataFrame:
+def evaluate_rules(rules: RuleSet | Sequence[Rule], features: pd.DataFrame, *, missing: str = "skip"
+                   ) -> pd.DataFrame:
     """Evaluate every rule on every row of a feature frame.
 
     Parameters
@@ -234,17 +286,54 @@ def evaluate_rules(rules: RuleSet | Sequence[Rule], features: pd.DataFrame) -> p
         The rules to evaluate.
     features : DataFrame
         ``customer_id, cutoff`` and the feature columns the rules read.
+    missing : {"skip", "raise"}
+        A rule that reads a feature the frame lacks is skipped (and listed in ``attrs["skipped"]``)
+        or raises (to catch a typo in a rule file written for this data).
 
     Returns
     -------
     DataFrame
-        One row per feature row: ``customer_id, cutoff`` and one boolean column per rule name.
+        One row per feature row: ``customer_id, cutoff`` and one boolean column per evaluated rule;
+        ``attrs["skipped"]`` maps each skipped rule to the feature it lacks.
+
+    Raises
+    ------
+    SpecError
+        With ``missing="raise"``, naming the rule and the unknown feature; for a rule that compares
+        a text column.
+    AnalysisError
+        When no rule can be evaluated on these features (every one lacks a feature).
+
+    Examples
+    --------
+    >>> rules = parse_rules([{"name": "quiet", "when": "days_since_last_session >= 21", "zone": "red",
+    ...                       "words": "quiet"}, {"name": "late", "when": "late_payments_90d >= 1",
+    ...                       "zone": "amber", "words": "late"}])
+    >>> f = pd.DataFrame({"customer_id": ["a", "b"], "cutoff": pd.Timestamp("2024-06-01"),
+    ...                   "days_since_last_session": [30.0, 2.0]})
+    >>> fired = evaluate_rules(rules, f)
+    >>> fired["quiet"].tolist(), fired.attrs["skipped"]
+    ([True, False], {'late': 'late_payments_90d'})
     """
+    if missing not in MISSING_FEATURES:
+        raise SpecError(f"evaluate_rules: missing={missing!r}; expected one of {list(MISSING_FEATURES)}")
     require_columns(features, [C.CUSTOMER_ID, C.CUTOFF], table="features")
+    rules = rules if isinstance(rules, RuleSet) else RuleSet(tuple(rules))
+    usable, skipped = rules.split(features.columns) if missing == "skip" else (rules, {})
+    if len(rules) and not len(usable):
+        lacks = "; ".join(f"{name} needs {feature}" for name, feature in skipped.items())
+        raise AnalysisError(f"risk rules: none of the {len(rules)} rules can be evaluated on these features ({lacks})")
     out = features[[C.CUSTOMER_ID, C.CUTOFF]].copy()
-    for r in rules:
+    for r in usable:
         out[r.name] = evaluate_expression(r.when, features, rule=r.name)
+    out.attrs["skipped"] = skipped
     return out
+
+
+def _evaluated(fired: pd.DataFrame, rules: RuleSet | Sequence[Rule]) -> list[Rule]:
+    """Return the rules evaluated into ``fired``, leaving out those :func:`evaluate_rules` skipped."""
+    skipped = fired.attrs.get("skipped", {})
+    return [r for r in rules if r.name not in skipped or r.name in fired.columns]
 
 
 def assign_zones(fired: pd.DataFrame, rules: RuleSet | Sequence[Rule]) -> pd.DataFrame:
@@ -255,9 +344,9 @@ def assign_zones(fired: pd.DataFrame, rules: RuleSet | Sequence[Rule]) -> pd.Dat
     DataFrame
         One row per row of ``fired``: ``customer_id, cutoff, zone`` (``red``, ``amber`` or
         ``none``), ``n_rules``, ``rules_fired`` (names, ``;``-separated), ``reasons`` (the rules'
-        words, red first).
+        words, red first). Rules :func:`evaluate_rules` skipped are left out.
     """
-    rules = list(rules)
+    rules = _evaluated(fired, rules)
     require_columns(fired, [C.CUSTOMER_ID, C.CUTOFF, *[r.name for r in rules]], table="fired")
     ordered = sorted(rules, key=lambda r: ZONES.index(r.zone))
     zone = pd.Series("none", index=fired.index, dtype="object")
@@ -298,9 +387,9 @@ def rule_performance(fired: pd.DataFrame, zones: pd.DataFrame, labels: pd.DataFr
     DataFrame
         One row per rule, then ``zone:red`` and ``zone:red+amber``: ``kind`` (``rule``/``zone``),
         ``zone``, ``words`` and the :data:`churnlab.patterns.exposure.COLUMNS` (``exposure`` is the
-        rule or zone name).
+        rule or zone name). Rules :func:`evaluate_rules` skipped are left out.
     """
-    rules = list(rules)
+    rules = _evaluated(fired, rules)
     require_columns(labels, [C.CUSTOMER_ID, C.CUTOFF, C.LABEL], table="labels")
     keys = [C.CUSTOMER_ID, C.CUTOFF]
     lab = labels[keys + [C.LABEL]].assign(**{C.CUSTOMER_ID: labels[C.CUSTOMER_ID].astype(str)})

@@ -1,7 +1,9 @@
 """Support quality as of a cutoff: bot containment, first-contact resolution, CSAT, resolution time.
 
-Line 1 is the bot/chat line, line 2 account managers, line 3 experts; categories are the problem
-clusters technical / financial / emotional. Ticket-level quality is summarised by line and by
+Lines and categories come from the dataset's vocabulary (``ticket_lines``, first line first;
+``ticket_categories``): in the synthetic world line 1 is the bot/chat line, line 2 account managers,
+line 3 experts, and the categories are the problem clusters technical / financial / emotional. The
+bot line is the first declared line. Ticket-level quality is summarised by line and by
 cluster; :func:`support_exposures` turns it into customer-level exposures for
 :func:`churnlab.patterns.exposure.compare_exposed`. The count of unresolved tickets is the feature
 module's ``unresolved_tickets`` (one definition shared with the model).
@@ -25,8 +27,8 @@ from churnlab.metrics import rate_with_ci
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset, require_columns
 
-__all__ = ["support_quality", "mean_with_ci", "support_exposures", "first_response", "agent_unresolved",
-           "DEFAULT_SLA_HOURS", "DEFAULT_MIN_TICKETS"]
+__all__ = ["support_quality", "mean_with_ci", "low_csat_threshold", "support_exposures", "first_response",
+           "agent_unresolved", "DEFAULT_SLA_HOURS", "DEFAULT_MIN_TICKETS"]
 
 #: First-response SLA in hours (OPINIONS.md, "First-response SLA"): 46% of customers expect an email
 #: answer within 4 hours (DOMAIN.md, "Response time"). A lead expects minutes: pass ``{1: 1 / 6}``.
@@ -80,7 +82,7 @@ def support_quality(dataset: Dataset, cutoff, *, window_days: float | None = 90,
     -------
     DataFrame
         One row per group: ``by, n_tickets, bot_containment`` (share resolved by the bot, Wilson
-        ``bot_containment_lower/upper``; line 1 only, NaN elsewhere), ``fcr`` (first-contact
+        ``bot_containment_lower/upper``; the first declared line only, NaN elsewhere), ``fcr`` (first-contact
         resolution share, Wilson ``fcr_lower/upper``), ``csat_mean`` (t interval
         ``csat_lower/upper``, ``n_rated``), ``hours_median, hours_p90``, ``unresolved_share``
         (no resolution time by the cutoff).
@@ -89,6 +91,7 @@ def support_quality(dataset: Dataset, cutoff, *, window_days: float | None = 90,
     t = rows_before(dataset["tickets"], "opened_at", cutoff, window_days, name="tickets")
     require_columns(t, _TICKET_COLUMNS, table="tickets")
     cutoff = pd.Timestamp(cutoff)
+    bot_line = dataset.vocabulary("ticket_lines")[0]
     resolved_at = t["opened_at"] + pd.to_timedelta(t["hours_to_resolve"], unit="h")
     t = t.assign(resolved=t["hours_to_resolve"].notna() & (resolved_at <= cutoff))
     rows = []
@@ -98,7 +101,7 @@ def support_quality(dataset: Dataset, cutoff, *, window_days: float | None = 90,
         fcr = rate_with_ci(pd.Series([g["first_contact_resolution"].sum()]), pd.Series([n]), alpha).iloc[0]
         k, m, lo, hi = mean_with_ci(g.loc[g["resolved"], "csat"], alpha)
         hours = g.loc[g["resolved"], "hours_to_resolve"].astype(float)
-        line1 = by == "line" and key == 1
+        line1 = by == "line" and key == bot_line
         rows.append({
             by: key, "n_tickets": n,
             "bot_containment": bot["rate"] if line1 else np.nan,
@@ -113,8 +116,22 @@ def support_quality(dataset: Dataset, cutoff, *, window_days: float | None = 90,
     return pd.DataFrame(rows)
 
 
-def support_exposures(dataset: Dataset, pop: pd.DataFrame, *, window_days: float = 90, low_csat: float = 2.0,
-                      slow_quantile: float = 0.9) -> pd.DataFrame:
+def low_csat_threshold(scale: tuple[float, float]) -> float:
+    """Highest CSAT that counts as a bad experience: the bottom quarter of the scale, ``low + (high - low) / 4``.
+
+    OPINIONS.md, "A low CSAT on any scale": 2 on the synthetic world's 1-5 scale, 2.5 on 0-10.
+
+    Examples
+    --------
+    >>> low_csat_threshold((1.0, 5.0)), low_csat_threshold((0.0, 10.0))
+    (2.0, 2.5)
+    """
+    low, high = scale
+    return float(low + (high - low) / 4.0)
+
+
+def support_exposures(dataset: Dataset, pop: pd.DataFrame, *, window_days: float = 90,
+                      low_csat: float | None = None, slow_quantile: float = 0.9) -> pd.DataFrame:
     """Customer-level support exposures in the window before the cutoff.
 
     Parameters
@@ -126,8 +143,9 @@ def support_exposures(dataset: Dataset, pop: pd.DataFrame, *, window_days: float
         used when present.
     window_days : float
         Tickets opened in ``[cutoff - window, cutoff)``.
-    low_csat : float
-        A rating at or below it is a bad experience (on the 1-5 scale).
+    low_csat : float, optional
+        A rating at or below it is a bad experience; default :func:`low_csat_threshold` of the
+        dataset's ``csat_scale`` (2 on the synthetic world's 1-5 scale).
     slow_quantile : float
         A resolution slower than this quantile of its line's resolution times is slow.
 
@@ -135,9 +153,18 @@ def support_exposures(dataset: Dataset, pop: pd.DataFrame, *, window_days: float
     -------
     DataFrame
         One row per customer: ``customer_id, label`` and booleans ``had_ticket``, ``bot_failed``
-        (a line-1 ticket the bot did not resolve), ``no_fcr`` (a ticket not resolved at first
-        contact), ``low_csat``, ``slow_resolution``, ``unresolved`` (an open ticket at the cutoff),
-        ``ticket_technical``, ``ticket_financial``, ``ticket_emotional``.
+        (a ticket on the first declared line the bot did not resolve), ``no_fcr`` (a ticket not
+        resolved at first contact), ``low_csat``, ``slow_resolution``, ``unresolved`` (an open ticket
+        at the cutoff), then ``ticket_<category>`` for each of the dataset's ``ticket_categories``
+        (synthetic: ``ticket_technical``, ``ticket_financial``, ``ticket_emotional``).
+        ``attrs["exposures"]`` lists the boolean columns in that order.
+
+    Raises
+    ------
+    MissingTableError
+        When the dataset has no ``tickets`` table.
+    SchemaError
+        When ``pop`` or ``tickets`` lacks a column it needs.
     """
     dataset.require("tickets", by="support_exposures")
     require_columns(pop, [C.CUSTOMER_ID, C.CUTOFF, C.LABEL], table="population")
@@ -147,21 +174,25 @@ def support_exposures(dataset: Dataset, pop: pd.DataFrame, *, window_days: float
     t = t.assign(**{C.CUSTOMER_ID: t[C.CUSTOMER_ID].astype(str)})
     resolved_at = t["opened_at"] + pd.to_timedelta(t["hours_to_resolve"], unit="h")
     resolved = t["hours_to_resolve"].notna() & (resolved_at <= cutoff)
+    if low_csat is None:
+        low_csat = low_csat_threshold(dataset.vocabulary("csat_scale"))
+    categories = dataset.vocabulary("ticket_categories")
     slow_limit = t.loc[resolved].groupby("line")["hours_to_resolve"].quantile(slow_quantile)
     flags = pd.DataFrame({
         C.CUSTOMER_ID: t[C.CUSTOMER_ID],
         "had_ticket": True,
-        "bot_failed": (t["line"] == 1) & ~t["resolved_by_bot"].astype(bool),
+        "bot_failed": (t["line"] == dataset.vocabulary("ticket_lines")[0]) & ~t["resolved_by_bot"].astype(bool),
         "no_fcr": ~t["first_contact_resolution"].astype(bool),
         "low_csat": resolved & (t["csat"] <= low_csat),
         "slow_resolution": resolved & (t["hours_to_resolve"] > t["line"].map(slow_limit)),
         "unresolved": ~resolved,
-        **{f"ticket_{cat}": t["category"] == cat for cat in C.TICKET_CATEGORIES},
+        **{f"ticket_{cat}": t["category"] == cat for cat in categories},
     }).groupby(C.CUSTOMER_ID).any()
     out = pop[[C.CUSTOMER_ID, C.LABEL]].copy()
     ids = out[C.CUSTOMER_ID].astype(str)
     for col in flags.columns:
         out[col] = ids.map(flags[col]).fillna(False).astype(bool)
+    out.attrs["exposures"] = [c for c in flags.columns if c != "had_ticket"]
     return out
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab import config as C
+from churnlab.errors import AnalysisError
 from churnlab.patterns.population import rows_before
 from churnlab.schema import Dataset, require_columns
 
@@ -25,6 +26,7 @@ __all__ = [
     "first_window_coverage",
     "component_idle_thresholds",
     "component_usage",
+    "activation_stage",
     "activation_flags",
 ]
 
@@ -237,7 +239,8 @@ def component_usage(dataset: Dataset, pop: pd.DataFrame, *,
     thresholds : mapping or DataFrame, optional
         Idle days per component; default :func:`component_idle_thresholds` as of the cutoff.
     components : sequence of str, optional
-        Components to report; default those seen before the cutoff.
+        Components to report; default those seen before the cutoff, in the order of the dataset's
+        ``components`` vocabulary (any undeclared ones after, sorted).
 
     Returns
     -------
@@ -257,7 +260,11 @@ def component_usage(dataset: Dataset, pop: pd.DataFrame, *,
     ev = rows_before(events[events["event_type"] == "component_use"], C.TIMESTAMP, cutoff, name="events")
     ev = ev.dropna(subset=["component"]).assign(**{C.CUSTOMER_ID: lambda d: d[C.CUSTOMER_ID].astype(str)})
     last = ev.groupby([C.CUSTOMER_ID, "component"])[C.TIMESTAMP].max().unstack()
-    comps = list(components) if components is not None else [c for c in C.COMPONENTS if c in last.columns]
+    if components is None:
+        declared = [c for c in dataset.vocabulary("components") if c in last.columns]
+        comps = declared + sorted(c for c in last.columns if c not in declared)
+    else:
+        comps = list(components)
     out = pop[[C.CUSTOMER_ID, C.LABEL]].copy()
     ids = out[C.CUSTOMER_ID].astype(str)
     for comp in comps:
@@ -270,11 +277,29 @@ def component_usage(dataset: Dataset, pop: pd.DataFrame, *,
     return out
 
 
-def activation_flags(dataset: Dataset, pop: pd.DataFrame, *, activation_days: int = 14) -> pd.DataFrame:
+def activation_stage(stages: Sequence[str]) -> str | None:
+    """Pick the funnel stage that marks activation: the one named ``activation`` (any case), else None.
+
+    A funnel of its own may call the step something else (``onboarded``, ``first_project``); pass it
+    to :func:`activation_flags` as ``stage`` then. OPINIONS.md, "Which funnel stage is activation".
+
+    Examples
+    --------
+    >>> activation_stage(("visit", "demo_call", "signup", "Activation"))
+    'Activation'
+    >>> activation_stage(("visit", "signup", "first_payment")) is None
+    True
+    """
+    return next((s for s in stages if str(s).strip().lower() == "activation"), None)
+
+
+def activation_flags(dataset: Dataset, pop: pd.DataFrame, *, activation_days: int = 14,
+                     stage: str | None = None) -> pd.DataFrame:
     """Flag customers who activated within ``activation_days`` of signup (onboarding vs retention).
 
-    Activation is the funnel's ``activation`` stage when a ``funnel`` table exists, else the first
-    ``component_use`` event; both must be stamped before the cutoff.
+    Activation is the funnel's activation stage (``stage``, default :func:`activation_stage` of
+    the dataset's ``funnel_stages``) when the dataset has a ``funnel`` table and such a stage;
+    otherwise the first ``component_use`` event. Both must be stamped before the cutoff.
 
     Parameters
     ----------
@@ -284,34 +309,60 @@ def activation_flags(dataset: Dataset, pop: pd.DataFrame, *, activation_days: in
         ``customer_id, cutoff, label, signup_at``.
     activation_days : int
         Onboarding window after signup.
+    stage : str, optional
+        The funnel stage that marks activation; must be one of the dataset's ``funnel_stages``.
 
     Returns
     -------
     DataFrame
         One row per customer: ``customer_id, label, activated_at, activated`` (boolean; missing for
         customers whose onboarding window is not over at the cutoff), ``source`` of the activation.
+        Nobody activated yet is a valid answer: ``activated`` is False where the window is over.
 
     Raises
     ------
     MissingTableError
-        When the dataset has neither ``funnel`` nor ``events``.
+        When the dataset has neither a funnel with an activation stage nor ``events``.
+    AnalysisError
+        When ``stage`` is not one of the dataset's funnel stages.
+    SchemaError
+        When ``pop`` lacks a column it needs.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"customer_id": ["a", "b"], "stage": ["visit", "visit"],
+    ...                   "reached_at": pd.Timestamp("2024-01-01")})
+    >>> ds = Dataset("t", {"funnel": f}, as_of="2024-03-01", source="doctest")
+    >>> pop = pd.DataFrame({"customer_id": ["a", "b"], "cutoff": pd.Timestamp("2024-03-01"), "label": [0, 1],
+    ...                     "signup_at": pd.Timestamp("2024-01-01")})
+    >>> activation_flags(ds, pop)["activated"].tolist()
+    [False, False]
     """
     require_columns(pop, [C.CUSTOMER_ID, C.CUTOFF, C.LABEL, C.SIGNUP_AT], table="population")
     cutoff = pd.Timestamp(pop[C.CUTOFF].iloc[0])
-    if "funnel" in dataset:
+    stages = dataset.vocabulary("funnel_stages")
+    if stage is not None and stage not in stages:
+        raise AnalysisError(f"activation_flags: stage {stage!r} is not a funnel stage; the dataset declares "
+                            f"{list(stages)}")
+    stage = stage if stage is not None else activation_stage(stages)
+    if "funnel" in dataset and stage is not None:
         f = rows_before(dataset["funnel"], "reached_at", cutoff, name="funnel")
-        f = f[f["stage"] == "activation"]
+        require_columns(f, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
+        f = f[f["stage"] == stage]
         first = f.assign(**{C.CUSTOMER_ID: f[C.CUSTOMER_ID].astype(str)}).groupby(C.CUSTOMER_ID)["reached_at"].min()
-        source = "funnel activation stage"
+        source = f"funnel stage {stage}"
     else:
-        dataset.require("events", by="activation_flags (no funnel table)")
+        why = "no funnel table" if "funnel" not in dataset else f"no activation stage among {list(stages)}"
+        dataset.require("events", by=f"activation_flags ({why})")
         ev = dataset["events"]
+        require_columns(ev, [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"], table="events")
         ev = rows_before(ev[ev["event_type"] == "component_use"], C.TIMESTAMP, cutoff, name="events")
         first = ev.assign(**{C.CUSTOMER_ID: ev[C.CUSTOMER_ID].astype(str)}).groupby(C.CUSTOMER_ID)[C.TIMESTAMP].min()
         source = "first component use"
     out = pop[[C.CUSTOMER_ID, C.LABEL]].copy()
-    out["activated_at"] = out[C.CUSTOMER_ID].astype(str).map(first)
-    deadline = pop[C.SIGNUP_AT] + pd.Timedelta(days=activation_days)
+    # Series.map with an empty datetime mapper casts it to float and fails; reindex keeps the dtype (NaT).
+    out["activated_at"] = pd.to_datetime(first).reindex(out[C.CUSTOMER_ID].astype(str)).to_numpy()
+    deadline = pd.to_datetime(pop[C.SIGNUP_AT]) + pd.Timedelta(days=activation_days)
     done = (out["activated_at"] <= deadline).fillna(False)
     over = deadline <= cutoff
     out["activated"] = done.where(over | done).astype("boolean")
