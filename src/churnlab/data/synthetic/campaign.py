@@ -176,7 +176,8 @@ def _planned_rows(plan: pd.DataFrame, width: int, n_customers: int, date: pd.Tim
     o["experiment_id"] = plan["experiment_id"].astype(str).to_numpy() if "experiment_id" in plan.columns else ""
     bad = ~o["offer"].isin(ARMS)
     if bad.any():
-        raise SchemaError(f"{table}.{col}: expected one of {list(ARMS)} or holdout; found {o.loc[bad, 'offer'].iloc[0]!r}")
+        found = o.loc[bad, "offer"].iloc[0]
+        raise SchemaError(f"{table}.{col}: expected one of {list(ARMS)} or holdout; found {found!r}")
     dup = o.duplicated([C.CUSTOMER_ID, "experiment_id"])
     if dup.any():
         what = "one row per customer" if table == "offers" else "one row per experiment and customer"
