@@ -27,6 +27,8 @@ __all__ = [
     "active_customers",
     "churned_customers",
     "at_risk_audience",
+    "rule_audience",
+    "listed_audience",
     "pre_period_covariates",
     "campaign_outcomes",
     "reactivation_outcomes",
@@ -172,6 +174,99 @@ def at_risk_audience(
     top["risk_decile"] = np.ceil(rank / len(top) * 10).astype(int).clip(1, 10)
     top["source"] = source
     return top
+
+
+def _with_deciles(scored: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Sort by decreasing risk and add ``risk_decile`` (10 = riskiest tenth) and ``source``."""
+    out = scored.sort_values(["risk_score", C.CUSTOMER_ID], ascending=[False, True], kind="stable")
+    out = out.reset_index(drop=True)
+    rank = out["risk_score"].rank(method="first", ascending=True)
+    out["risk_decile"] = np.ceil(rank / len(out) * 10).astype(int).clip(1, 10)
+    out["source"] = source
+    return out
+
+
+def rule_audience(dataset: Dataset, as_of=None, *, rules_path: str | Path | None = None,
+                  zones: Sequence[str] = ("red", "amber")) -> pd.DataFrame:
+    """Return the active customers the risk rules put in a risk zone at ``as_of`` (CRM red alerts as an audience).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``customers`` and ``subscriptions`` and the tables the rules read.
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``. Features use data strictly before it.
+    rules_path : path, optional
+        A rules YAML (:func:`churnlab.patterns.rules.load_rules`); default churnlab's rules.
+    zones : sequence of str
+        Zones that make the audience.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, risk_score, risk_decile, source, zone, reasons``: ``risk_score`` is 2 for red and 1 for
+        amber plus a hundredth per rule that fired, sorted by decreasing risk.
+
+    Raises
+    ------
+    AnalysisError
+        When no active customer is in a zone.
+    """
+    from churnlab.features import build_features
+    from churnlab.patterns.rules import assign_zones, evaluate_rules, load_rules
+
+    t = _as_of(dataset, as_of)
+    rules = load_rules(rules_path)
+    feats = build_features(dataset, [t])
+    z = assign_zones(evaluate_rules(rules, feats), rules)
+    z = z[z["zone"].isin(list(zones)) & z[C.CUSTOMER_ID].astype(str).isin(active_customers(dataset, t))]
+    if z.empty:
+        raise AnalysisError(f"no active customer is in the risk zones {list(zones)} at {t.date()}")
+    scored = pd.DataFrame({C.CUSTOMER_ID: z[C.CUSTOMER_ID].astype(str).to_numpy(),
+                           "risk_score": (z["zone"].map({"red": 2.0, "amber": 1.0}).fillna(0.0)
+                                          + z["n_rules"] / 100).to_numpy(),
+                           "zone": z["zone"].to_numpy(), "reasons": z["reasons"].to_numpy()})
+    out = _with_deciles(scored, f"risk rules ({', '.join(zones)})")
+    return out[[C.CUSTOMER_ID, "risk_score", "risk_decile", "source", "zone", "reasons"]]
+
+
+def listed_audience(dataset: Dataset, path: str | Path, as_of=None) -> pd.DataFrame:
+    """Return the customers of an analyst's list (CSV with ``customer_id``) who are active at ``as_of``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``subscriptions``.
+    path : path
+        CSV with a ``customer_id`` column and optionally ``risk_score`` (default 0 for all).
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, risk_score, risk_decile, source`` for the listed customers active at ``as_of``;
+        ``attrs["not_active"]`` counts the listed customers left out.
+
+    Raises
+    ------
+    AnalysisError
+        When the file has no ``customer_id`` column or no listed customer is active.
+    """
+    t = _as_of(dataset, as_of)
+    listed = pd.read_csv(path, dtype={C.CUSTOMER_ID: str})
+    if C.CUSTOMER_ID not in listed.columns:
+        raise AnalysisError(f"customer list {path}: needs a customer_id column; it has {list(listed.columns)}")
+    listed = listed.drop_duplicates(C.CUSTOMER_ID)
+    active = active_customers(dataset, t)
+    keep = listed[listed[C.CUSTOMER_ID].isin(active)]
+    if keep.empty:
+        raise AnalysisError(f"customer list {path}: none of its {len(listed)} customers is active at {t.date()}")
+    score = keep["risk_score"].astype(float) if "risk_score" in keep.columns else pd.Series(0.0, index=keep.index)
+    out = _with_deciles(pd.DataFrame({C.CUSTOMER_ID: keep[C.CUSTOMER_ID].to_numpy(), "risk_score": score.to_numpy()}),
+                        f"analyst list {Path(path).name}")
+    out.attrs["not_active"] = int(len(listed) - len(keep))
+    return out
 
 
 def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None) -> pd.DataFrame:

@@ -9,7 +9,7 @@ reads back, from the dataset (``assignments`` table) or from the plan run's file
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +35,8 @@ ASSIGNMENTS_FILE = "assignments.csv"
 DO_NOT_CONTACT_FILE = "do_not_contact.csv"
 
 
-def assignments_table(assignment: pd.DataFrame, experiment_id: str, assigned_at) -> pd.DataFrame:
+def assignments_table(assignment: pd.DataFrame, experiment_id: str, assigned_at, *,
+                      keep: Sequence[str] = ("risk_score", "risk_decile")) -> pd.DataFrame:
     """Return the canonical ``assignments`` rows of one experiment.
 
     Parameters
@@ -46,11 +47,14 @@ def assignments_table(assignment: pd.DataFrame, experiment_id: str, assigned_at)
         The experiment.
     assigned_at : timestamp
         When the customers were assigned (the campaign date).
+    keep : sequence of str
+        Further columns of ``assignment`` to carry when present (the audience's risk, for effects by decile).
 
     Returns
     -------
     DataFrame
-        ``experiment_id, customer_id, arm, assigned_at`` (strings and a datetime), one row per customer.
+        ``experiment_id, customer_id, arm, assigned_at`` (strings and a datetime) and the ``keep`` columns
+        present, one row per customer.
 
     Raises
     ------
@@ -65,12 +69,16 @@ def assignments_table(assignment: pd.DataFrame, experiment_id: str, assigned_at)
     if ids.duplicated().any():
         raise SchemaError(f"assignment.customer_id: expected one row per customer; {ids[ids.duplicated()].iloc[0]} "
                           "repeats")
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "experiment_id": pd.Series([str(experiment_id)] * len(ids), dtype="string"),
         C.CUSTOMER_ID: pd.Series(ids.to_numpy(), dtype="string"),
         "arm": pd.Series(assignment["arm"].astype(str).to_numpy(), dtype="string"),
         "assigned_at": pd.Series([pd.Timestamp(assigned_at)] * len(ids), dtype="datetime64[ns]"),
     })
+    for column in keep:
+        if column in assignment.columns:
+            out[column] = assignment[column].to_numpy()
+    return out
 
 
 def read_assignments(source: Dataset | str | Path | pd.DataFrame, experiment_id: str | None = None) -> pd.DataFrame:
