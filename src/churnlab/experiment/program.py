@@ -37,6 +37,7 @@ __all__ = [
     "program_outcomes",
     "holdout_breaches",
     "program_effect",
+    "true_program_churn_effect",
 ]
 
 #: Share of customers kept out of every retention offer (OPINIONS.md, "Programme holdout").
@@ -229,6 +230,8 @@ class ProgramEffectResult(Result):
         Share of the programme group that received at least one offer (NaN without assignments).
     alpha : float
         Level of the intervals.
+    table : DataFrame
+        The per-customer outcomes (:func:`program_outcomes`).
     """
 
     program: ProgramHoldout
@@ -237,6 +240,7 @@ class ProgramEffectResult(Result):
     n_campaigns: int = 0
     share_offered: float = float("nan")
     alpha: float = 0.05
+    table: pd.DataFrame | None = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -372,4 +376,30 @@ def program_effect(
                                 f"{len(y_p)} / {len(y_h)}")
         effects.append(effect(moments(y_p), moments(y_h), arm=IN_PROGRAM, control=HELD_OUT, metric=metric,
                               alpha=alpha))
-    return ProgramEffectResult(program, tuple(effects), srm, n_campaigns, share_offered, float(alpha))
+    return ProgramEffectResult(program, tuple(effects), srm, n_campaigns, share_offered, float(alpha), table)
+
+
+def true_program_churn_effect(effects: pd.DataFrame, outcomes: pd.DataFrame) -> float:
+    """Return the programme's true effect on churn over the customers it reached (synthetic world only).
+
+    Parameters
+    ----------
+    effects : DataFrame
+        Per customer the programme listed: ``customer_id, retained_if_treated, retained_if_control`` (realised
+        potential outcomes under what they were given and under nothing, e.g. ``CampaignTruth.effects``).
+    outcomes : DataFrame
+        :func:`program_outcomes`: ``customer_id, group, active_at_start``.
+
+    Returns
+    -------
+    float
+        ``-mean(retained_if_treated - retained_if_control)`` over the programme group's customers active at the
+        start, counting 0 for those no campaign listed: the estimand of the ``churned`` effect (the average
+        effect on the customers the programme reached, which the holdout comparison estimates).
+    """
+    require_columns(effects, [C.CUSTOMER_ID, "retained_if_treated", "retained_if_control"], table="effects")
+    group = outcomes[(outcomes["group"] == IN_PROGRAM) & outcomes["active_at_start"]]
+    diff = (effects["retained_if_treated"].astype(float) - effects["retained_if_control"].astype(float))
+    per = pd.Series(diff.to_numpy(), index=effects[C.CUSTOMER_ID].astype(str).to_numpy())
+    per = per[~per.index.duplicated()]
+    return float(-group[C.CUSTOMER_ID].astype(str).map(per).fillna(0.0).mean())
