@@ -298,7 +298,8 @@ def run_campaign(
     firsts = rows.drop_duplicates("gid")
     gid = firsts["gid"].to_numpy(np.int64)
     code = _codes_in_force(rows, gid, H)
-    day0 = rows.groupby("gid")["start"].max().reindex(gid).to_numpy() == 0
+    on = rows[rows["code"] > 0].sort_values("start", kind="stable")
+    day0 = pd.Series(gid).map(on.groupby("gid")["start"].last()).fillna(0).to_numpy() == 0
     starts = sorted(set(rows["start"].tolist()) | {0})
     env = spec.env()
     new_as_of = spec.end + pd.Timedelta(days=H)
