@@ -23,7 +23,8 @@ def test_the_world_validates_and_holds_every_canonical_table(world):
     ds, _ = world
     report = validate(ds)
     assert report.ok, str(report)
-    assert set(ds.tables) == set(SCHEMAS)
+    # every table but the campaigns' assignments, which appear once run_campaign plays a planned campaign
+    assert set(ds.tables) == set(SCHEMAS) - {"assignments"}
     assert (ds.name, ds.kind, ds.as_of) == ("synthetic", "events", pd.Timestamp(END))
 
 

@@ -215,6 +215,18 @@ SCHEMAS: dict[str, TableSchema] = {
             ),
             key=(C.CUSTOMER_ID, "stage"),
         ),
+        # Campaigns: who was assigned to which arm of which experiment, and when (holdout arms included).
+        # Arm names belong to the experiment (offers, "none" for the holdout), so no vocabulary is checked.
+        TableSchema(
+            "assignments",
+            _cols(
+                Column("experiment_id", "string"),
+                Column("arm", "string"),
+                Column("assigned_at", "datetime"),
+            ),
+            key=("experiment_id", C.CUSTOMER_ID),
+            activity=("assigned_at",),
+        ),
     ]
 }
 

@@ -17,8 +17,8 @@ from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.experiment.assign import HOLDOUT
 from churnlab.features import OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS
-from churnlab.labels import active_customers_at
-from churnlab.schema import Dataset
+from churnlab.labels import active_at, active_customers_at, churned_by, customer_spells
+from churnlab.schema import Dataset, require_columns
 
 __all__ = [
     "DEFAULT_HORIZONS",
@@ -27,8 +27,11 @@ __all__ = [
     "active_customers",
     "churned_customers",
     "at_risk_audience",
+    "rule_audience",
+    "listed_audience",
     "pre_period_covariates",
     "campaign_outcomes",
+    "reactivation_outcomes",
     "value_per_retained",
     "true_effects",
 ]
@@ -50,11 +53,6 @@ def _as_of(dataset: Dataset, when) -> pd.Timestamp:
     if as_of is None:
         raise AnalysisError("no campaign date given and the dataset has no as_of")
     return pd.Timestamp(as_of)
-
-
-def _latest_subscription(subs: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    started = subs[subs["start_at"] <= as_of]
-    return started.sort_values(["customer_id", "start_at"]).groupby("customer_id", sort=False).tail(1)
 
 
 def active_customers(dataset: Dataset, as_of=None) -> pd.Index:
@@ -82,30 +80,38 @@ def active_customers(dataset: Dataset, as_of=None) -> pd.Index:
 
 
 def churned_customers(dataset: Dataset, as_of=None, within_days: int | None = 180) -> pd.DataFrame:
-    """Return customers whose latest subscription ended before ``as_of`` (win-back audience).
+    """Return the customers who have churned by ``as_of`` (the win-back audience), with when and why.
+
+    The one definition of :func:`churnlab.labels.churned_by`: a customer has churned when every spell
+    (overlapping and back-to-back subscriptions merged) that began before ``as_of`` ended at or before it,
+    so a renewal is never a churn and a customer who came back is not in the list.
 
     Parameters
     ----------
     dataset : Dataset
-        Needs ``subscriptions``.
+        Needs ``subscriptions`` (customer_id, start_at, end_at[, churn_reason]).
     as_of : timestamp, optional
         Campaign date; default the dataset's ``as_of``.
     within_days : int, optional
-        Only customers who churned at most this many days before ``as_of``.
+        Only customers whose last spell ended at most this many days before ``as_of``; None for all.
 
     Returns
     -------
     DataFrame
-        ``customer_id, churned_at, churn_reason``.
+        One row per churned customer, sorted by id: ``customer_id, churned_at`` (end of the last spell),
+        ``churn_reason`` (of the spell's last subscription).
     """
     dataset.require("subscriptions", by="churned_customers")
     t = _as_of(dataset, as_of)
-    last = _latest_subscription(dataset["subscriptions"], t)
-    gone = last["end_at"].notna() & (last["end_at"] <= t)
+    subs = dataset["subscriptions"]
+    gone = churned_by(subs, t)
+    spells = customer_spells(subs, t)
+    last = spells.sort_values([C.CUSTOMER_ID, "end_at"], kind="mergesort").groupby(C.CUSTOMER_ID).tail(1)
+    last = last[last[C.CUSTOMER_ID].isin(gone.index[gone.to_numpy()])]
     if within_days is not None:
-        gone &= last["end_at"] > t - pd.Timedelta(days=within_days)
-    out = last.loc[gone, ["customer_id", "end_at", "churn_reason"]].rename(columns={"end_at": "churned_at"})
-    return out.reset_index(drop=True)
+        last = last[last["end_at"] > t - pd.Timedelta(days=within_days)]
+    out = last[[C.CUSTOMER_ID, "end_at", "churn_reason"]].rename(columns={"end_at": "churned_at"})
+    return out.sort_values(C.CUSTOMER_ID, kind="mergesort").reset_index(drop=True)
 
 
 def at_risk_audience(
@@ -168,6 +174,99 @@ def at_risk_audience(
     top["risk_decile"] = np.ceil(rank / len(top) * 10).astype(int).clip(1, 10)
     top["source"] = source
     return top
+
+
+def _with_deciles(scored: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Sort by decreasing risk and add ``risk_decile`` (10 = riskiest tenth) and ``source``."""
+    out = scored.sort_values(["risk_score", C.CUSTOMER_ID], ascending=[False, True], kind="stable")
+    out = out.reset_index(drop=True)
+    rank = out["risk_score"].rank(method="first", ascending=True)
+    out["risk_decile"] = np.ceil(rank / len(out) * 10).astype(int).clip(1, 10)
+    out["source"] = source
+    return out
+
+
+def rule_audience(dataset: Dataset, as_of=None, *, rules_path: str | Path | None = None,
+                  zones: Sequence[str] = ("red", "amber")) -> pd.DataFrame:
+    """Return the active customers the risk rules put in a risk zone at ``as_of`` (CRM red alerts as an audience).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``customers`` and ``subscriptions`` and the tables the rules read.
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``. Features use data strictly before it.
+    rules_path : path, optional
+        A rules YAML (:func:`churnlab.patterns.rules.load_rules`); default churnlab's rules.
+    zones : sequence of str
+        Zones that make the audience.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, risk_score, risk_decile, source, zone, reasons``: ``risk_score`` is 2 for red and 1 for
+        amber plus a hundredth per rule that fired, sorted by decreasing risk.
+
+    Raises
+    ------
+    AnalysisError
+        When no active customer is in a zone.
+    """
+    from churnlab.features import build_features
+    from churnlab.patterns.rules import assign_zones, evaluate_rules, load_rules
+
+    t = _as_of(dataset, as_of)
+    rules = load_rules(rules_path)
+    feats = build_features(dataset, [t])
+    z = assign_zones(evaluate_rules(rules, feats), rules)
+    z = z[z["zone"].isin(list(zones)) & z[C.CUSTOMER_ID].astype(str).isin(active_customers(dataset, t))]
+    if z.empty:
+        raise AnalysisError(f"no active customer is in the risk zones {list(zones)} at {t.date()}")
+    scored = pd.DataFrame({C.CUSTOMER_ID: z[C.CUSTOMER_ID].astype(str).to_numpy(),
+                           "risk_score": (z["zone"].map({"red": 2.0, "amber": 1.0}).fillna(0.0)
+                                          + z["n_rules"] / 100).to_numpy(),
+                           "zone": z["zone"].to_numpy(), "reasons": z["reasons"].to_numpy()})
+    out = _with_deciles(scored, f"risk rules ({', '.join(zones)})")
+    return out[[C.CUSTOMER_ID, "risk_score", "risk_decile", "source", "zone", "reasons"]]
+
+
+def listed_audience(dataset: Dataset, path: str | Path, as_of=None) -> pd.DataFrame:
+    """Return the customers of an analyst's list (CSV with ``customer_id``) who are active at ``as_of``.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Needs ``subscriptions``.
+    path : path
+        CSV with a ``customer_id`` column and optionally ``risk_score`` (default 0 for all).
+    as_of : timestamp, optional
+        Campaign date; default the dataset's ``as_of``.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, risk_score, risk_decile, source`` for the listed customers active at ``as_of``;
+        ``attrs["not_active"]`` counts the listed customers left out.
+
+    Raises
+    ------
+    AnalysisError
+        When the file has no ``customer_id`` column or no listed customer is active.
+    """
+    t = _as_of(dataset, as_of)
+    listed = pd.read_csv(path, dtype={C.CUSTOMER_ID: str})
+    if C.CUSTOMER_ID not in listed.columns:
+        raise AnalysisError(f"customer list {path}: needs a customer_id column; it has {list(listed.columns)}")
+    listed = listed.drop_duplicates(C.CUSTOMER_ID)
+    active = active_customers(dataset, t)
+    keep = listed[listed[C.CUSTOMER_ID].isin(active)]
+    if keep.empty:
+        raise AnalysisError(f"customer list {path}: none of its {len(listed)} customers is active at {t.date()}")
+    score = keep["risk_score"].astype(float) if "risk_score" in keep.columns else pd.Series(0.0, index=keep.index)
+    out = _with_deciles(pd.DataFrame({C.CUSTOMER_ID: keep[C.CUSTOMER_ID].to_numpy(), "risk_score": score.to_numpy()}),
+                        f"analyst list {Path(path).name}")
+    out.attrs["not_active"] = int(len(listed) - len(keep))
+    return out
 
 
 def pre_period_covariates(dataset: Dataset, customers: Sequence[str], as_of=None) -> pd.DataFrame:
@@ -294,32 +393,37 @@ def campaign_outcomes(
     -------
     DataFrame
         ``customer_id, arm, retained_<d>..., duration, event, revenue``: ``retained_d`` is 1 when the
-        subscription running at the campaign date has not ended by ``campaign_date + d``; ``duration`` is days
+        spell (merged subscriptions, :func:`churnlab.labels.customer_spells`) running at the campaign date has
+        not ended by ``campaign_date + d``, so a renewal is no churn; ``duration`` is days
         to that end or to the last horizon (censored, ``event`` False); ``revenue`` is the amount paid in
         ``(campaign_date, campaign_date + max(horizons)]``.
 
     Raises
     ------
     AnalysisError
-        When the data end before the last horizon or an assigned customer had no running subscription.
+        When the data end before the last horizon or an assigned customer was not active at the campaign date.
+    SchemaError
+        When ``assignment`` lacks ``customer_id`` or ``arm``.
     """
     dataset.require("subscriptions", "payments", by="campaign_outcomes")
+    require_columns(assignment, [C.CUSTOMER_ID, "arm"], table="assignment")
     t = pd.Timestamp(campaign_date)
     h = int(max(horizons))
     as_of = getattr(dataset, "as_of", None)
     if as_of is not None and pd.Timestamp(as_of) < t + pd.Timedelta(days=h):
         raise AnalysisError(f"the data end at {as_of}, before the last horizon {t + pd.Timedelta(days=h)}")
-    last = _latest_subscription(dataset["subscriptions"], t).set_index("customer_id")
-    ids = assignment["customer_id"]
-    absent = ~ids.isin(last.index)
+    # the spell running at the campaign date, read with everything after it: its end is the churn
+    spells = customer_spells(dataset["subscriptions"])
+    running = spells[active_at(spells, t)].set_index(C.CUSTOMER_ID)
+    ids = assignment[C.CUSTOMER_ID].astype(str).reset_index(drop=True)
+    absent = ~ids.isin(running.index)
     if absent.any():
-        raise AnalysisError(f"{int(absent.sum())} assigned customers had no subscription at the campaign date")
-    end = ids.map(last["end_at"])
-    if (end.notna() & (end <= t)).any():
-        raise AnalysisError("some assigned customers had churned before the campaign date")
+        raise AnalysisError(
+            f"assignment.customer_id: {int(absent.sum())} assigned customers were not active at the campaign date "
+            f"{t.date()} (e.g. {list(ids[absent][:3])}); retention outcomes need customers active then")
+    end = ids.map(running["end_at"])
     days = (end - t).dt.total_seconds() / 86400
-    out = assignment[["customer_id", "arm"]].copy().reset_index(drop=True)
-    days = days.reset_index(drop=True)
+    out = assignment[[C.CUSTOMER_ID, "arm"]].copy().reset_index(drop=True)
     for d in horizons:
         out[f"retained_{d}"] = (days.isna() | (days > d)).astype(float)
     out["event"] = (days.notna() & (days <= h)).to_numpy()
@@ -399,12 +503,22 @@ def reactivation_outcomes(dataset: Dataset, assignment: pd.DataFrame, campaign_d
     Returns
     -------
     DataFrame
-        ``customer_id, arm, reactivated`` (1.0 when a subscription starts in ``(date, date + horizon]``).
+        ``customer_id, arm, reactivated`` (1.0 when a new spell starts in ``(date, date + horizon]``).
+
+    Raises
+    ------
+    AnalysisError
+        When the data end before the horizon.
     """
     dataset.require("subscriptions", by="reactivation_outcomes")
+    require_columns(assignment, [C.CUSTOMER_ID, "arm"], table="assignment")
     t = pd.Timestamp(campaign_date)
-    subs = dataset["subscriptions"]
-    back = subs[(subs["start_at"] > t) & (subs["start_at"] <= t + pd.Timedelta(days=horizon_days))]
-    out = assignment[["customer_id", "arm"]].copy().reset_index(drop=True)
-    out["reactivated"] = out["customer_id"].isin(back["customer_id"]).astype(float)
+    as_of = getattr(dataset, "as_of", None)
+    if as_of is not None and pd.Timestamp(as_of) < t + pd.Timedelta(days=horizon_days):
+        raise AnalysisError(f"the data end at {as_of}, before the win-back horizon "
+                            f"{t + pd.Timedelta(days=horizon_days)}")
+    spells = customer_spells(dataset["subscriptions"])
+    back = spells[(spells["start_at"] > t) & (spells["start_at"] <= t + pd.Timedelta(days=horizon_days))]
+    out = assignment[[C.CUSTOMER_ID, "arm"]].copy().reset_index(drop=True)
+    out["reactivated"] = out[C.CUSTOMER_ID].isin(back[C.CUSTOMER_ID]).astype(float)
     return out

@@ -1,4 +1,11 @@
-"""Retention and win-back campaigns in the synthetic world: give offers at the world's end, let it run on.
+"""Retention and win-back campaigns in the synthetic world: it takes a planned assignment and plays the weeks after.
+
+The world is one data source among others: a plan made on its tables (assignments of customers to offers and
+holdouts, as a CRM would receive them) goes into :func:`run_campaign`, which continues the world from its end
+for the campaign's horizon and returns the tables that follow (with the ``assignments`` table a CRM keeps)
+and the truth: what each offer really did to each customer. Offers may start on later days of the horizon
+(waves of a retention programme); an offer stays in force to the end of the horizon and a later offer to the
+same customer replaces it.
 
 An offer has a strength ``k_i`` for each customer (see :func:`offer_treatment`):
 
@@ -157,50 +164,80 @@ def offer_treatment(st: dict, offer_code: np.ndarray, knobs) -> Treatment:
                      react=np.where(treated, react, 1.0))
 
 
-def _offer_codes(offers: pd.DataFrame, width: int, n_customers: int) -> tuple[np.ndarray, np.ndarray]:
-    require_columns(offers, [C.CUSTOMER_ID, "offer"], table="offers")
-    o = offers[[C.CUSTOMER_ID, "offer"]].copy()
-    o["offer"] = o["offer"].fillna("none").astype(str).replace({"holdout": "none", "control": "none"})
+def _planned_rows(plan: pd.DataFrame, width: int, n_customers: int, date: pd.Timestamp, horizon: int
+                  ) -> pd.DataFrame:
+    """Check a planned assignment and return one row per assignment: gid, code, start day offset, ids."""
+    table = "assignment" if "arm" in plan.columns else "offers"
+    col = "arm" if "arm" in plan.columns else "offer"
+    require_columns(plan, [C.CUSTOMER_ID, col], table=table)
+    o = pd.DataFrame({C.CUSTOMER_ID: plan[C.CUSTOMER_ID].astype(str).to_numpy(),
+                      "offer": plan[col].astype(object).where(plan[col].notna(), "none").astype(str).to_numpy()})
+    o["offer"] = o["offer"].replace({"holdout": "none", "control": "none"})
+    o["experiment_id"] = plan["experiment_id"].astype(str).to_numpy() if "experiment_id" in plan.columns else ""
     bad = ~o["offer"].isin(ARMS)
     if bad.any():
-        raise SchemaError(
-            f"offers.offer: expected one of {list(ARMS)} or holdout; found {o.loc[bad, 'offer'].iloc[0]!r}"
-        )
-    if o[C.CUSTOMER_ID].duplicated().any():
-        raise SchemaError(
-            f"offers.customer_id: expected one row per customer; "
-            f"{o.loc[o[C.CUSTOMER_ID].duplicated(), C.CUSTOMER_ID].iloc[0]} repeats"
-        )
-    ids = o[C.CUSTOMER_ID].astype(str)
+        found = o.loc[bad, "offer"].iloc[0]
+        raise SchemaError(f"{table}.{col}: expected one of {list(ARMS)} or holdout; found {found!r}")
+    dup = o.duplicated([C.CUSTOMER_ID, "experiment_id"])
+    if dup.any():
+        what = "one row per customer" if table == "offers" else "one row per experiment and customer"
+        raise SchemaError(f"{table}.customer_id: expected {what}; {o.loc[dup, C.CUSTOMER_ID].iloc[0]} repeats")
+    ids = o[C.CUSTOMER_ID]
     ok = ids.str.fullmatch(rf"c\d{{{width}}}")
     gid = pd.to_numeric(ids.str[1:].where(ok), errors="coerce")
     unknown = gid.isna() | (gid >= n_customers)
     if unknown.any():
-        raise SchemaError(f"offers.customer_id: {ids[unknown].iloc[0]!r} is not a customer of this world")
-    code = o["offer"].map({a: i for i, a in enumerate(ARMS)}).to_numpy(np.int64)
-    return gid.to_numpy(np.int64), code
+        raise SchemaError(f"{table}.customer_id: {ids[unknown].iloc[0]!r} is not a customer of this world")
+    o["gid"] = gid.to_numpy(np.int64)
+    o["code"] = o["offer"].map({a: i for i, a in enumerate(ARMS)}).to_numpy(np.int64)
+    if "assigned_at" in plan.columns:
+        at = pd.to_datetime(plan["assigned_at"]).to_numpy()
+        o["assigned_at"] = at
+        day = ((pd.Series(at) - date.normalize()).dt.days).to_numpy()
+        late = pd.isna(at) | (day < 0) | (day >= horizon)
+        if late.any():
+            raise SchemaError(f"{table}.assigned_at: expected a time in the campaign's horizon [{date.date()}, "
+                              f"{(date + pd.Timedelta(days=horizon - 1)).date()}]; found {at[late][0]}")
+        o["start"] = day.astype(np.int64)
+    else:
+        o["assigned_at"] = date
+        o["start"] = 0
+    return o
+
+
+def _codes_in_force(rows: pd.DataFrame, listed: np.ndarray, t: int) -> np.ndarray:
+    """Per listed customer (global ids ``listed``), the offer code in force on day offset ``t``.
+
+    The latest treated assignment started by ``t`` wins; holdout rows never cancel an earlier offer.
+    """
+    on = rows[(rows["start"] <= t) & (rows["code"] > 0)].sort_values(["start"], kind="stable")
+    latest = on.groupby("gid")["code"].last()
+    return pd.Series(listed).map(latest).fillna(0).to_numpy(np.int64)
 
 
 def run_campaign(
     dataset: Dataset,
     truth: Truth,
-    offers: pd.DataFrame,
+    assignment: pd.DataFrame,
     campaign_date=None,
     horizon_days: int = 90,
     seed: int = 0,
     n_sims: int = 30,
 ) -> tuple[Dataset, CampaignTruth]:
-    """Give ``offers`` at the campaign date and continue the world for ``horizon_days``.
+    """Play the weeks after a planned campaign: give the planned offers and continue the world for ``horizon_days``.
 
     Parameters
     ----------
     dataset : Dataset
-        The world's tables as generated (``as_of`` = the world's end).
+        The world's tables as generated (``as_of`` = the world's end = the campaign date).
     truth : Truth
         Its truth (from :func:`generate` or :func:`load_world`).
-    offers : DataFrame
-        ``customer_id, offer`` with offer in ``config.OFFERS`` or ``none``/``holdout``; one row per
-        customer. Customers not listed get nothing.
+    assignment : DataFrame
+        The planned assignment, as the plan notebook writes it: ``customer_id, arm`` with arm in
+        ``config.OFFERS`` or ``none``/``holdout`` and optionally ``experiment_id`` (several experiments may
+        list the same customer, one row each) and ``assigned_at`` (the day the offer goes out, within the
+        horizon; default the campaign date). The older form ``customer_id, offer`` (one row per customer)
+        is read the same way. Customers not listed get nothing.
     campaign_date : str or Timestamp, optional
         Must be the world's end (the default).
     horizon_days : int
@@ -213,8 +250,10 @@ def run_campaign(
     Returns
     -------
     Dataset
-        The tables extended to ``as_of = campaign_date + horizon_days`` (the offers appear as promo
-        messages on the campaign date; cancellations close subscriptions; returns open new ones).
+        The tables extended to ``as_of = campaign_date + horizon_days`` (each offer appears as a promo
+        message on its day; cancellations close subscriptions; returns open new ones). When the assignment
+        names its experiments, it is added as the canonical ``assignments`` table (``experiment_id,
+        customer_id, arm, assigned_at``), as the CRM would keep it.
     CampaignTruth
         Potential outcomes, true average effects and costs; for listed customers who had already
         churned, potential reactivations and the true win-back effect of each offer.
@@ -224,10 +263,17 @@ def run_campaign(
     AnalysisError
         When the campaign date is not the world's end or the dataset is not the truth's world.
     SchemaError
-        When ``offers`` lacks a column, names an unknown offer or customer, or repeats a customer.
+        When the assignment lacks a column, names an unknown offer or customer, repeats a customer within an
+        experiment, or dates an offer outside the horizon.
 
     Notes
     -----
+    ``effects`` describes what happened: ``retained_if_treated`` is each customer's realised retention under
+    the offers they were actually given (on their days), ``retained_if_control`` without any offer (common
+    random numbers); ``p_retain_treated`` is the Monte Carlo probability for customers whose offer starts on
+    the campaign date and NaN for later waves. ``effects_by_offer``, ``average_effect`` and the win-back truth
+    answer "what if every listed customer got offer k on the campaign date".
+
     The continuation is simulated once per arm (control and each offer) over all customers with the
     same random streams, so each customer's outcomes differ only through the offer (common random
     numbers). ``ate`` for offer k is ``mean_i(retained_i(k) - retained_i(none))`` over all listed
@@ -245,14 +291,23 @@ def run_campaign(
         )
     if horizon_days < 1:
         raise AnalysisError(f"horizon_days must be positive, got {horizon_days}")
-    gid, code = _offer_codes(offers, spec.id_width, spec.n_customers)
     day, H = spec.n_days, int(horizon_days)
+    rows = _planned_rows(assignment, spec.id_width, spec.n_customers, date, H)
+    # one entry per listed customer: the offer in force at the end (what the customer got), and whether it all
+    # started on the campaign date (then the per-offer truth and its probabilities describe what happened)
+    firsts = rows.drop_duplicates("gid")
+    gid = firsts["gid"].to_numpy(np.int64)
+    code = _codes_in_force(rows, gid, H)
+    on = rows[rows["code"] > 0].sort_values("start", kind="stable")
+    day0 = pd.Series(gid).map(on.groupby("gid")["start"].last()).fillna(0).to_numpy() == 0
+    starts = sorted(set(rows["start"].tolist()) | {0})
     env = spec.env()
     new_as_of = spec.end + pd.Timedelta(days=H)
     retained = {a: np.zeros(gid.size, bool) for a in ARMS}
     p_retain = {a: np.zeros(gid.size) for a in ARMS}
     back = {a: np.zeros(gid.size, bool) for a in ARMS}
     p_back = {a: np.zeros(gid.size) for a in ARMS}
+    realised = np.zeros(gid.size, bool)
     churned = np.zeros(gid.size, bool)
     reason = np.full(gid.size, "", dtype=object)
     records = []
@@ -261,16 +316,23 @@ def run_campaign(
         mine = np.flatnonzero((gid >= lo) & (gid < lo + CHUNK_SIZE))
         st0 = truth.chunk_state(c, day)
         n = st0["gid"].size
-        assigned = np.zeros(n, np.int64)
-        assigned[gid[mine] - lo] = code[mine]
-        # realised world: the assigned offers, recorded (a churn in the horizon sets churn_day >= day)
+        # realised world: the planned offers from their days on, recorded (a churn in the horizon sets churn_day)
         st = take_state(st0, np.arange(n))
         rec = Recorder(n, day, H)
-        simulate(st, day, day + H, spec.rng(c, CAMPAIGN, seed), env, rec, offer_treatment(st0, assigned, spec.knobs))
+        rng = spec.rng(c, CAMPAIGN, seed)
+        for a_, b_ in zip(starts, [*starts[1:], H]):
+            assigned = np.zeros(n, np.int64)
+            assigned[gid[mine] - lo] = _codes_in_force(rows, gid[mine], a_)
+            treat = offer_treatment(st0, assigned, spec.knobs) if (assigned > 0).any() else None
+            simulate(st, day + a_, day + b_, rng, env, rec, treat)
         records.append(chunk_records(st, rec, spec.start, new_as_of, spec.rng(c, EXPAND, seed + 1)))
-        records[-1]["campaign"] = {"gid": gid[mine], "code": code[mine], "eng": st0["eng"][gid[mine] - lo]}
-        # every arm for the listed customers: realised outcome and probability, common random numbers
         listed = gid[mine] - lo
+        realised[mine] = ~(st["churn_day"][listed] >= day) & st0["alive"][listed]
+        sent = rows[rows["gid"].isin(gid[mine]) & (rows["code"] > 0)]
+        records[-1]["campaign"] = {"gid": sent["gid"].to_numpy(np.int64), "code": sent["code"].to_numpy(np.int64),
+                                   "start": sent["start"].to_numpy(np.int64),
+                                   "eng": st0["eng"][sent["gid"].to_numpy(np.int64) - lo]}
+        # every arm for the listed customers: realised outcome and probability, common random numbers
         sub0 = take_state(st0, listed)
         lost = ~sub0["alive"] & (sub0["sub_no"] >= 1)
         churned[mine] = lost
@@ -297,8 +359,8 @@ def run_campaign(
             p_retain[arm][mine] = np.where(sub0["alive"], 1.0 - p, 0.0)
             # a churned customer's daily chance to return is constant over the horizon: exact probability
             p_back[arm][mine] = np.where(lost, -np.expm1(eligible * np.log1p(-reactivation_rate(sub0, env, tr))), 0.0)
-    extended = _extend(dataset, records, spec, new_as_of, date)
-    truth_ = _campaign_truth(gid, code, retained, p_retain, spec, date, H)
+    extended = _extend(dataset, records, spec, new_as_of, date, rows if "experiment_id" in assignment else None)
+    truth_ = _campaign_truth(gid, code, retained, p_retain, spec, date, H, realised, day0)
     react, react_effect = _reactivation_truth(gid, code, churned, reason, back, p_back, spec)
     return extended, dataclasses.replace(truth_, reactivation=react, reactivation_effect=react_effect)
 
@@ -327,12 +389,13 @@ def _reactivation_truth(gid, code, churned, reason, back, p_back, spec) -> tuple
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
-def _campaign_truth(gid, code, retained, p_retain, spec, date, H) -> CampaignTruth:
+def _campaign_truth(gid, code, retained, p_retain, spec, date, H, realised, day0) -> CampaignTruth:
     w = spec.id_width
     ids = customer_ids(gid, w)
     arms = np.asarray(ARMS, dtype=object)
-    own_r = np.choose(code, [retained[a] for a in ARMS])
-    own_p = np.choose(code, [p_retain[a] for a in ARMS])
+    # what happened under the plan; for offers on the campaign date this is the per-arm outcome of the offer
+    own_r = np.where(day0, np.choose(code, [retained[a] for a in ARMS]), realised)
+    own_p = np.where(day0, np.choose(code, [p_retain[a] for a in ARMS]), np.nan)
     effects = pd.DataFrame(
         {
             C.CUSTOMER_ID: ids,
@@ -384,8 +447,9 @@ def _campaign_truth(gid, code, retained, p_retain, spec, date, H) -> CampaignTru
     )
 
 
-def _extend(dataset: Dataset, records: list[dict], spec, new_as_of: pd.Timestamp, date: pd.Timestamp) -> Dataset:
-    """Append the continuation's rows to the tables; close and open subscriptions."""
+def _extend(dataset: Dataset, records: list[dict], spec, new_as_of: pd.Timestamp, date: pd.Timestamp,
+            rows: pd.DataFrame | None = None) -> Dataset:
+    """Append the continuation's rows to the tables; close and open subscriptions; keep the assignments."""
     from churnlab.data.synthetic.tables import concat_records
 
     rec = concat_records(records)
@@ -418,7 +482,8 @@ def _extend(dataset: Dataset, records: list[dict], spec, new_as_of: pd.Timestamp
         msg = pd.DataFrame(
             {
                 C.CUSTOMER_ID: customer_ids(cp["gid"][treated], w),
-                "sent_at": np.full(int(treated.sum()), (date.normalize() + pd.Timedelta(hours=9)).to_datetime64()),
+                "sent_at": (date.normalize() + pd.to_timedelta(cp["start"][treated], unit="D")
+                            + pd.Timedelta(hours=9)).to_numpy(),
                 "channel": pd.Series(["email"] * int(treated.sum()), dtype="string"),
                 "kind": pd.Series(["promo"] * int(treated.sum()), dtype="string"),
                 "offer": pd.Series(np.asarray(ARMS, dtype=object)[cp["code"][treated]], dtype="string"),
@@ -432,6 +497,16 @@ def _extend(dataset: Dataset, records: list[dict], spec, new_as_of: pd.Timestamp
             [tables["messages"], msg.astype(tables["messages"].dtypes.to_dict())], ignore_index=True
         )
     tables["subscriptions"] = _extend_subscriptions(tables["subscriptions"], rec, spec, new_as_of)
+    if rows is not None:
+        kept = pd.DataFrame({
+            "experiment_id": pd.Series(rows["experiment_id"].to_numpy(), dtype="string"),
+            C.CUSTOMER_ID: pd.Series(rows[C.CUSTOMER_ID].to_numpy(), dtype="string"),
+            "arm": pd.Series(rows["offer"].to_numpy(), dtype="string"),
+            "assigned_at": pd.to_datetime(rows["assigned_at"]).astype("datetime64[ns]").to_numpy(),
+        })
+        if "assignments" in tables:
+            kept = pd.concat([tables["assignments"], kept], ignore_index=True)
+        tables["assignments"] = kept
     return Dataset(
         name=dataset.name,
         tables=tables,
