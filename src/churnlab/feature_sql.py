@@ -66,9 +66,10 @@ def _rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 class _Engine:
     """The keys and ids of one :func:`build_sql_features` call on one connection."""
 
-    def __init__(self, tables: Tables, rows: pd.DataFrame, include_cutoff: bool, days: Sequence[int]) -> None:
+    def __init__(self, tables: Tables, rows: pd.DataFrame, include_cutoff: bool, days: Sequence[int],
+                 ids: tuple | None = None) -> None:
         self.t, self.con, self.n = tables, tables.con, len(rows)
-        codes, uniques = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
+        codes, uniques = ids if ids is not None else pd.factorize(rows[C.CUSTOMER_ID], sort=False)
         cutoff = rows[C.CUTOFF].to_numpy("datetime64[ns]")
         keys = pd.DataFrame({"rid": np.arange(self.n, dtype=np.int32), "code": codes.astype(np.int32),
                              "cutoff": cutoff})
@@ -316,7 +317,7 @@ _FAMILIES = (("tickets", _tickets), ("messages", _messages), ("payments", _payme
 
 
 def build_sql_features(tables: Mapping[str, object], rows: pd.DataFrame, windows: Sequence[int], include_cutoff: bool,
-                       con) -> dict[str, np.ndarray]:
+                       con, ids: tuple | None = None) -> dict[str, np.ndarray]:
     """Compute every event-level feature family the tables allow, with one DuckDB query per family.
 
     Parameters
@@ -332,6 +333,8 @@ def build_sql_features(tables: Mapping[str, object], rows: pd.DataFrame, windows
         Whether rows stamped exactly at the cutoff are observed.
     con : duckdb.DuckDBPyConnection
         Where the queries run.
+    ids : (codes, uniques), optional
+        ``pd.factorize(rows.customer_id)`` when the caller has it already.
 
     Returns
     -------
@@ -340,7 +343,7 @@ def build_sql_features(tables: Mapping[str, object], rows: pd.DataFrame, windows
         :func:`churnlab.features.build_features`; NaN where a label row had no row of the family.
     """
     days = set(windows) | {7, 14, 30, 60, 90, 120, OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS}
-    eng = _Engine(Tables(con), rows, include_cutoff, sorted(days))
+    eng = _Engine(Tables(con), rows, include_cutoff, sorted(days), ids)
     out: dict[str, np.ndarray] = {}
     if "events" in tables:
         out.update(_events(eng, tables["events"], windows))

@@ -181,22 +181,39 @@ def feature_families(dataset: Dataset) -> dict[str, list[str]]:
 
 
 
-def _customer_family(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
-    customers = dataset["customers"]
+def _small_table(dataset: Dataset, name: str) -> pd.DataFrame:
+    """Return a dimension table as pandas (read through DuckDB when it was given as Parquet or a relation)."""
+    table = dataset[name]
+    if isinstance(table, pd.DataFrame):
+        return table
+    from churnlab.engine import Tables, connect
+
+    tables = Tables(connect(relations=[table]))
+    return tables.con.execute(f"SELECT * FROM {tables.view(name, table)}").df()
+
+
+def _customer_family(rows: pd.DataFrame, dataset: Dataset, codes: np.ndarray, uniques) -> pd.DataFrame:
+    """Look up customer attributes per label row; ``codes`` index ``uniques``, the distinct ids of ``rows``."""
+    customers = _small_table(dataset, "customers")
     require_columns(customers, [C.CUSTOMER_ID, C.SIGNUP_AT], table="customers")
-    cust = customers.drop_duplicates(C.CUSTOMER_ID).assign(
-        **{C.CUSTOMER_ID: lambda d: d[C.CUSTOMER_ID].astype(str)}).set_index(C.CUSTOMER_ID)
-    ids = rows[C.CUSTOMER_ID].astype(str)
-    signup = pd.to_datetime(ids.map(cust[C.SIGNUP_AT])).astype("datetime64[ns]")
+    cust = customers.drop_duplicates(C.CUSTOMER_ID)
+    # look each distinct id up once, then spread to the label rows (-1: not in customers -> missing)
+    pos = pd.Index(cust[C.CUSTOMER_ID].astype(str).to_numpy()).get_indexer(np.asarray(uniques, dtype=object))
+    row_pos = pos[codes]
+
+    def pick(col: str, dtype: str):
+        return pd.Series(cust[col].astype(dtype).array.take(row_pos, allow_fill=True), index=rows.index)
+
+    signup = pick(C.SIGNUP_AT, "datetime64[ns]")
     out = pd.DataFrame(index=rows.index)
     out["tenure_days"] = (rows[C.CUTOFF].astype("datetime64[ns]") - signup).dt.total_seconds() / _DAY
     for col in ("plan", "segment", "region", "channel"):
         if col in cust.columns:
-            out[col] = ids.map(cust[col]).astype("string")
+            out[col] = pick(col, "string")
     if "monthly_fee" in cust.columns:
-        out["monthly_fee"] = ids.map(cust["monthly_fee"]).astype("float64")
+        out["monthly_fee"] = pick("monthly_fee", "float64")
     if "do_not_disturb" in cust.columns:
-        out["do_not_disturb"] = ids.map(cust["do_not_disturb"]).astype("float64")
+        out["do_not_disturb"] = pick("do_not_disturb", "float64")
     return out
 
 
@@ -237,7 +254,10 @@ def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None)
     rows = rows.reset_index(drop=True).copy()
     rows[C.CUSTOMER_ID] = rows[C.CUSTOMER_ID].astype("string")
     rows[C.CUTOFF] = pd.to_datetime(rows[C.CUTOFF]).astype("datetime64[ns]")
-    if rows.duplicated([C.CUSTOMER_ID, C.CUTOFF]).any():
+    codes, _ = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
+    cut_codes, cut_values = pd.factorize(rows[C.CUTOFF], sort=False)
+    pair = codes.astype(np.int64) * max(len(cut_values), 1) + cut_codes
+    if len(pd.unique(pair)) != len(rows):
         raise AnalysisError("build_features: label times repeat a (customer_id, cutoff) pair")
     return rows, inc
 
@@ -324,17 +344,19 @@ def _is_duckdb(backend) -> bool:
 def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[int, ...], backend,
                           inc: bool) -> pd.DataFrame:
     tables = {name: dataset.tables[name] for name in EVENT_TABLES if name in dataset.tables}
+    codes, uniques = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
     if backend is None or _is_duckdb(backend):
         from churnlab.engine import connect
         from churnlab.feature_sql import build_sql_features
 
         con = backend if backend is not None else connect(relations=tables.values())
-        cols = build_sql_features(tables, rows, windows, inc, con)
+        cols = build_sql_features(tables, rows, windows, inc, con, ids=(codes, uniques))
     else:
         from churnlab.feature_exprs import build_ibis_features
 
         cols = build_ibis_features(tables, rows, windows, inc, backend)
-    out = pd.concat([rows, _customer_family(rows, dataset), pd.DataFrame(cols, index=rows.index)], axis=1)
+    out = pd.concat([rows, _customer_family(rows, dataset, codes, uniques), pd.DataFrame(cols, index=rows.index)],
+                    axis=1)
     _fill_defaults(out)
     if "sessions_30d" in out.columns and C.SEGMENT in out.columns:
         # usage against the segment's norm at the same cutoff (median of active customers)
