@@ -232,7 +232,8 @@ def _snapshot_features(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     return pd.concat([rows.reset_index(drop=True), values], axis=1)
 
 
-def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None) -> tuple[pd.DataFrame, bool]:
+def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None) -> tuple[pd.DataFrame, bool, tuple]:
+    """Return the label rows (index 0..n-1), the include_cutoff setting and ``pd.factorize`` of their ids."""
     if isinstance(label_times_or_cutoffs, LabelTimes):
         rows = label_times_or_cutoffs.table[[C.CUSTOMER_ID, C.CUTOFF]]
         inc = label_times_or_cutoffs.include_cutoff if include_cutoff is None else include_cutoff
@@ -254,12 +255,12 @@ def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None)
     rows = rows.reset_index(drop=True).copy()
     rows[C.CUSTOMER_ID] = rows[C.CUSTOMER_ID].astype("string")
     rows[C.CUTOFF] = pd.to_datetime(rows[C.CUTOFF]).astype("datetime64[ns]")
-    codes, _ = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
+    codes, uniques = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
     cut_codes, cut_values = pd.factorize(rows[C.CUTOFF], sort=False)
     pair = codes.astype(np.int64) * max(len(cut_values), 1) + cut_codes
     if len(pd.unique(pair)) != len(rows):
         raise AnalysisError("build_features: label times repeat a (customer_id, cutoff) pair")
-    return rows, inc
+    return rows, inc, (codes, uniques)
 
 
 def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.DataFrame | Iterable | str,
@@ -321,7 +322,7 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     cutoff may carry an opening that happened after it.
     """
     dataset.require("customers", by="build_features")
-    rows, inc = _keys(dataset, label_times_or_cutoffs, include_cutoff)
+    rows, inc, ids = _keys(dataset, label_times_or_cutoffs, include_cutoff)
     if dataset.kind == "snapshot":
         return _snapshot_features(rows, dataset)
     windows = tuple(sorted({int(w) for w in windows}))
@@ -330,7 +331,7 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     with warnings.catch_warnings():
         # ibis 12 reads a pandas option that pandas 3 deprecates; nothing for us to act on.
         warnings.filterwarnings("ignore", message=".*future.infer_string.*")
-        return _build_event_features(dataset, rows, windows, backend, inc)
+        return _build_event_features(dataset, rows, windows, backend, inc, ids)
 
 
 #: The event-level tables read by the engine (where they lie); ``customers`` is a small pandas frame.
@@ -342,9 +343,9 @@ def _is_duckdb(backend) -> bool:
 
 
 def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[int, ...], backend,
-                          inc: bool) -> pd.DataFrame:
+                          inc: bool, ids: tuple) -> pd.DataFrame:
     tables = {name: dataset.tables[name] for name in EVENT_TABLES if name in dataset.tables}
-    codes, uniques = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
+    codes, uniques = ids
     if backend is None or _is_duckdb(backend):
         from churnlab.engine import connect
         from churnlab.feature_sql import build_sql_features
