@@ -93,11 +93,17 @@ class _Engine:
         return f"SELECT i.code, {cols} FROM {view} t JOIN {self.ids} i ON {cid} = i.customer_id{cond}"
 
     def aggregate(self, name: str, table, columns: Sequence[str], ts: str, aggs: Mapping[str, str],
-                  where: str = "") -> dict[str, np.ndarray]:
-        """Run one family query; return each aggregate as a float array aligned with the label rows."""
+                  where: str = "", source: str | None = None, since_days: int | None = None) -> dict[str, np.ndarray]:
+        """Run one family query; return each aggregate as a float array aligned with the label rows.
+
+        ``source`` replaces the encoded table rows by another query over them (``code, <ts>, ...``);
+        ``since_days`` joins only rows stamped in the last that many days (a range on both sides).
+        """
         select = ", ".join(f"CAST({expr} AS DOUBLE) AS {alias}" for alias, expr in aggs.items())
-        sql = (f"SELECT k.rid, {select} FROM {self.keys} k JOIN ({self.encoded(name, table, columns, where)}) e "
-               f"ON k.code = e.code AND e.{ts} {self.before} k.cutoff GROUP BY k.rid")
+        rows = source if source is not None else self.encoded(name, table, columns, where)
+        lower = f" AND e.{ts} >= k.lo{since_days}" if since_days is not None else ""
+        sql = (f"SELECT k.rid, {select} FROM {self.keys} k JOIN ({rows}) e "
+               f"ON k.code = e.code AND e.{ts} {self.before} k.cutoff{lower} GROUP BY k.rid")
         res = self.con.execute(sql).fetchnumpy()
         rid = np.asarray(res.pop("rid"))
         return {alias: _filled(res[alias], self.n, rid) for alias in aggs}
@@ -176,22 +182,32 @@ def _events(eng: _Engine, events, windows: Sequence[int]) -> dict[str, np.ndarra
 
 
 def _components(eng: _Engine, events) -> dict[str, np.ndarray]:
-    """Components ever used and used in the last 30 days (distinct counts as bit masks when they fit)."""
+    """Components ever used and used in the last 30 days.
+
+    Ever used = components whose first use is before the cutoff (one row per customer and component
+    joined, not every use); used lately = distinct components among the uses of the last 30 days
+    (only those uses joined), as a bit mask when there are at most 64 components.
+    """
     view = eng.t.view("events", events)
     names = [r[0] for r in eng.con.execute(
         f"SELECT DISTINCT component FROM {view} WHERE event_type = 'component_use' AND component IS NOT NULL "
         "ORDER BY 1").fetchall()]
     where = "t.event_type = 'component_use' AND t.component IS NOT NULL"
     ts = C.TIMESTAMP
+    uses = eng.encoded("events", events, [ts, "component"], where)
+    first = f"SELECT code, component, min({ts}) AS {ts} FROM ({uses}) GROUP BY code, component"
+    out = eng.aggregate("events", events, [], ts, {"components_adopted": _count()}, source=first)
     if len(names) <= _MAX_MASK_BITS:
         cases = " ".join(f"WHEN {sql_string(c)} THEN {i}" for i, c in enumerate(names))
-        bit = f"(CAST(1 AS UBIGINT) << CAST(CASE e.component {cases} END AS UBIGINT))"
-        aggs = {"components_adopted": f"coalesce(bit_count(bit_or({bit})), 0)",
-                "_components_recent": f"coalesce(bit_count(bit_or({bit}) FILTER (WHERE e.{ts} >= k.lo30)), 0)"}
+        recent = f"bit_count(bit_or(CAST(1 AS UBIGINT) << CAST(CASE e.component {cases} END AS UBIGINT)))"
     else:
-        aggs = {"components_adopted": "count(DISTINCT e.component)",
-                "_components_recent": f"count(DISTINCT e.component) FILTER (WHERE e.{ts} >= k.lo30)"}
-    return eng.aggregate("events", events, [ts, "component"], ts, aggs, where=where)
+        recent = "count(DISTINCT e.component)"
+    got = eng.aggregate("events", events, [ts, "component"], ts, {"_components_recent": recent}, where=where,
+                        since_days=30)
+    # rows with uses but none in the last 30 days used no component lately
+    out["_components_recent"] = np.where(np.isnan(got["_components_recent"]) & ~np.isnan(out["components_adopted"]),
+                                         0.0, got["_components_recent"])
+    return out
 
 
 def _tickets(eng: _Engine, tickets) -> dict[str, np.ndarray]:
