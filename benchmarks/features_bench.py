@@ -384,7 +384,8 @@ def main() -> None:
                   f"Measured on {machine}. Each world streamed to Parquet with `iter_chunks` (seed 0, 2024); a "
                   "fresh process reads customers and subscriptions into pandas and the event-level tables where "
                   "they lie, builds monthly label times (subscription definition) and the full feature set. "
-                  "Total = the child process's wall time after start-up (imports included); peak = its peak RSS (VmHWM).", "",
+                  "Total = the child process's wall time after start-up (imports included); peak = its peak RSS "
+                  "(VmHWM).", "",
                   "| customers | events | label rows | features | label times s | features s | total s | "
                   "peak GiB | load avg before → after |",
                   "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]

@@ -80,7 +80,7 @@ class Tables:
     >>> import duckdb
     >>> t = Tables(duckdb.connect())
     >>> view = t.view("events", pd.DataFrame({"customer_id": ["a"], "n": [1]}))
-    >>> t.con.sql(f"SELECT count(*) FROM {view}").fetchone()[0]
+    >>> t.con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
     1
     """
 

@@ -1,11 +1,14 @@
 """Point-in-time features: what was known about each customer at each cutoff.
 
 Every feature of a row (``customer_id``, ``cutoff``) is computed from data stamped strictly before the
-cutoff (``<=`` when ``include_cutoff``). Event-level work is written once as ibis expressions and runs
-on DuckDB by default (``ibis.duckdb.connect()``); the same expressions run on another ibis backend
-(PySpark) when passed as ``backend``. Events are joined to cutoffs with an equality on the customer
-and a range condition on time inside the engine, never by materialising all pairs (FIELD_NOTES,
-"Point-in-time features").
+cutoff (``<=`` when ``include_cutoff``). Event-level work runs as hand-written DuckDB SQL by default
+(:mod:`churnlab.feature_sql`), over the tables where they lie: a pandas frame is scanned in place, a
+Parquet path or DuckDB relation in ``dataset.tables`` is read out of core (:mod:`churnlab.engine`).
+The same families exist as ibis expressions (:mod:`churnlab.feature_exprs`) and run on another ibis
+backend (PySpark) when passed as ``backend``; a test holds the two to identical values. Events are
+joined to cutoffs with an equality on the customer and a range condition on time inside the engine,
+never by materialising all pairs (FIELD_NOTES, "Point-in-time features"; OPINIONS.md, "Feature engine:
+hand-written DuckDB SQL, ibis for other backends").
 
 Each family is computed only when its table exists; the columns are listed in
 :data:`FEATURE_DESCRIPTIONS` (a plain-word template per feature, used by reason codes and by the
@@ -272,15 +275,20 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     ----------
     dataset : Dataset
         ``customers`` is required; ``events`` (``timestamp, event_type[, component, amount]``),
-        ``tickets``, ``messages``, ``payments``, ``contacts`` and ``surveys`` each add a family when
-        present. Snapshot datasets return their original customer columns.
+        ``tickets``, ``messages``, ``payments``, ``contacts``, ``surveys`` and ``funnel`` each add a family
+        when present. Each event-level table may be a pandas frame, a Parquet path (file, folder or glob)
+        or a DuckDB relation; those are read by DuckDB and never loaded into pandas. Snapshot datasets
+        return their original customer columns.
     label_times_or_cutoffs : LabelTimes, DataFrame or list of dates
         The rows to compute: a :class:`~churnlab.labels.LabelTimes`, a frame with ``customer_id,
         cutoff``, or cutoffs (every customer active at each, see :func:`churnlab.labels.population`).
     windows : sequence of int, default (7, 30, 90)
         Day windows of the ``sessions_*d``, ``purchases_*d`` and ``exports_*d`` counts.
-    backend : ibis backend, optional
-        Default ``ibis.duckdb.connect()`` (in-memory DuckDB).
+    backend : duckdb connection or ibis backend, optional
+        Default a fresh in-memory DuckDB connection (DuckDB's default connection when a table is a
+        relation made with module-level ``duckdb``). A ``duckdb.DuckDBPyConnection`` runs the SQL on it
+        (its ``threads`` setting, its relations); an ibis backend runs the ibis expressions there
+        (pandas tables only).
     include_cutoff : bool, optional
         Whether data stamped exactly at the cutoff is observed; default the label times' setting
         (False for plain cutoffs).
