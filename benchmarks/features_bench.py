@@ -313,7 +313,9 @@ def write_section(tag: str, lines: list[str]) -> None:
         text = head + section + rest.split(end, 1)[1]
     else:
         title = {"features": "## Point-in-time features (`benchmarks/features_bench.py`)",
-                 "label_times": "## Label times (`benchmarks/features_bench.py`)"}[tag]
+                 "label_times": "## Label times (`benchmarks/features_bench.py`)",
+                 "features_identity": "## Label times and features before/after the engine change "
+                                      "(`benchmarks/features_identity.py`)"}[tag]
         text = text.rstrip() + f"\n\n{title}\n{section}\n"
     RESULTS.write_text(text, encoding="utf-8")
 
