@@ -142,3 +142,44 @@ def test_snapshot_labels_are_the_churned_column_at_as_of():
     assert lt.table["label"].tolist() == [True, False, True]
     assert lt.cutoffs == [T("2020-01-01")]
     assert "snapshot" in repr(lt) and "<table" in lt._repr_html_()
+
+
+# ---------------------------------------------------------------- vectorised inactivity labels
+
+
+def _plain_pandas_inactivity(customers: pd.DataFrame, events: pd.DataFrame, cutoffs, horizon_days: int) -> pd.DataFrame:
+    """The definition written the slow, obvious way: one set of active ids per cutoff."""
+    rows = []
+    for c in cutoffs:
+        inside = (events["timestamp"] > c) & (events["timestamp"] <= c + pd.Timedelta(days=horizon_days))
+        active = set(events.loc[inside, "customer_id"].astype(str))
+        pop = customers.loc[customers["signup_at"] < c, "customer_id"].astype(str)
+        rows += [(cid, c, cid not in active) for cid in pop]
+    out = pd.DataFrame(rows, columns=["customer_id", "cutoff", "label"]).astype({"customer_id": "string"})
+    out["cutoff"] = out["cutoff"].astype("datetime64[ns]")
+    return out.sort_values(["cutoff", "customer_id"], kind="stable").reset_index(drop=True)
+
+
+def test_inactivity_labels_on_cdnow_equal_the_plain_pandas_definition():
+    from churnlab import data
+
+    cd = data.load("cdnow")
+    lt = make_label_times(cd, definition="inactivity")
+    expected = _plain_pandas_inactivity(cd["customers"], cd["events"], lt.cutoffs, lt.horizon_days)
+    assert len(lt) > 300_000  # every CDNOW customer at each monthly cutoff
+    pd.testing.assert_frame_equal(lt.table, expected)
+
+
+def test_inactivity_labels_of_a_synthetic_world_equal_the_plain_definition_from_pandas_and_from_parquet(tmp_path):
+    from churnlab.data.synthetic import generate
+
+    world, _ = generate(300, seed=5)
+    lt = make_label_times(world, definition="inactivity", horizon_days=14)
+    expected = _plain_pandas_inactivity(world["customers"], world["events"], lt.cutoffs, 14)
+    assert 0.02 < expected["label"].mean() < 0.98  # both labels occur: the comparison can fail
+    pd.testing.assert_frame_equal(lt.table, expected)
+    path = tmp_path / "events.parquet"
+    world["events"].to_parquet(path, index=False)
+    on_disk = Dataset(world.name, {**world.tables, "events": str(path)}, as_of=world.as_of, source="test")
+    pd.testing.assert_frame_equal(make_label_times(on_disk, definition="inactivity", horizon_days=14).table,
+                                  expected)

@@ -1,11 +1,14 @@
 """Point-in-time features: what was known about each customer at each cutoff.
 
 Every feature of a row (``customer_id``, ``cutoff``) is computed from data stamped strictly before the
-cutoff (``<=`` when ``include_cutoff``). Event-level work is written once as ibis expressions and runs
-on DuckDB by default (``ibis.duckdb.connect()``); the same expressions run on another ibis backend
-(PySpark) when passed as ``backend``. Events are joined to cutoffs with an equality on the customer
-and a range condition on time inside the engine, never by materialising all pairs (FIELD_NOTES,
-"Point-in-time features").
+cutoff (``<=`` when ``include_cutoff``). Event-level work runs as hand-written DuckDB SQL by default
+(:mod:`churnlab.feature_sql`), over the tables where they lie: a pandas frame is scanned in place, a
+Parquet path or DuckDB relation in ``dataset.tables`` is read out of core (:mod:`churnlab.engine`).
+The same families exist as ibis expressions (:mod:`churnlab.feature_exprs`) and run on another ibis
+backend (PySpark) when passed as ``backend``; a test holds the two to identical values. Events are
+joined to cutoffs with an equality on the customer and a range condition on time inside the engine,
+never by materialising all pairs (FIELD_NOTES, "Point-in-time features"; OPINIONS.md, "Feature engine:
+hand-written DuckDB SQL, ibis for other backends").
 
 Each family is computed only when its table exists; the columns are listed in
 :data:`FEATURE_DESCRIPTIONS` (a plain-word template per feature, used by reason codes and by the
@@ -180,279 +183,40 @@ def feature_families(dataset: Dataset) -> dict[str, list[str]]:
     return families
 
 
-# ----------------------------------------------------------------------------------------------
-# helpers that build ibis expressions
+
+def _small_table(dataset: Dataset, name: str) -> pd.DataFrame:
+    """Return a dimension table as pandas (read through DuckDB when it was given as Parquet or a relation)."""
+    table = dataset[name]
+    if isinstance(table, pd.DataFrame):
+        return table
+    from churnlab.engine import Tables, connect
+
+    tables = Tables(connect(relations=[table]))
+    return tables.con.execute(f"SELECT * FROM {tables.view(name, table)}").df()
 
 
-def _ns(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """Copy of ``df`` with ``cols`` as microsecond datetimes and customer_id as str."""
-    out = df.copy()
-    for c in cols:
-        out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
-    out[C.CUSTOMER_ID] = out[C.CUSTOMER_ID].astype(str)
-    return out
-
-
-def _joined(keys, table, ts: str, include_cutoff: bool, lookback_days: int | None = None):
-    """Range-join ``table`` rows stamped before each cutoff to the keys (inside the engine)."""
-    preds = [keys[C.CUSTOMER_ID] == table[C.CUSTOMER_ID],
-             table[ts] <= keys[C.CUTOFF] if include_cutoff else table[ts] < keys[C.CUTOFF]]
-    if lookback_days is not None:
-        import ibis
-
-        preds.append(table[ts] >= keys[C.CUTOFF] - ibis.interval(days=lookback_days))
-    return keys.join(table, preds, how="inner")
-
-
-def _in_window(j, ts: str, days: int):
-    import ibis
-
-    return j[ts] >= j[C.CUTOFF] - ibis.interval(days=days)
-
-
-def _count(cond):
-    return cond.ifelse(1, 0).sum().cast("float64")
-
-
-def _rate(numerator, denominator):
-    """``numerator / denominator``, null where the denominator is 0 (no opportunity: no rate)."""
-    import ibis
-
-    return (denominator > 0).ifelse(numerator / denominator, ibis.null("float64"))
-
-
-def _days_since(last, cutoff):
-    return (cutoff.epoch_seconds() - last.epoch_seconds()) / _DAY
-
-
-def _event_family(keys, dataset: Dataset, windows: Sequence[int], include_cutoff: bool):
-    events = dataset["events"]
-    require_columns(events, [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"], table="events")
-    types = set(events["event_type"].dropna().astype(str).unique())
-    cols = [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"] + [c for c in ("component", "amount") if c in events.columns]
-    import ibis
-
-    t = ibis.memtable(_ns(events[cols], [C.TIMESTAMP]))
-    j = _joined(keys, t, C.TIMESTAMP, include_cutoff)
-    aggs, lasts = {}, {}
-    for etype, plural in [("session", "sessions"), ("purchase", "purchases"), ("export", "exports")]:
-        if etype not in types:
-            continue
-        is_type = j.event_type == etype
-        for w in windows:
-            aggs[f"{plural}_{w}d"] = _count(is_type & _in_window(j, C.TIMESTAMP, w))
-        lasts[f"days_since_last_{etype}"] = j[C.TIMESTAMP].max(where=is_type)
-        if etype == "session":
-            aggs["_sessions_last30"] = _count(is_type & _in_window(j, C.TIMESTAMP, 30))
-            prev30 = _in_window(j, C.TIMESTAMP, 60) & ~_in_window(j, C.TIMESTAMP, 30)
-            aggs["_sessions_prev30"] = _count(is_type & prev30)
-            aggs["_sessions_last7"] = _count(is_type & _in_window(j, C.TIMESTAMP, 7))
-            aggs["_sessions_last90"] = _count(is_type & _in_window(j, C.TIMESTAMP, 90))
-            aggs["_session_days30"] = j[C.TIMESTAMP].date().nunique(
-                where=is_type & _in_window(j, C.TIMESTAMP, 30)).cast("float64")
-        if etype == "purchase":
-            aggs["purchases_total"] = _count(is_type)
-            if "amount" in events.columns:
-                aggs["purchase_amount_total"] = j.amount.sum(where=is_type).cast("float64")
-                aggs["purchase_amount_mean"] = j.amount.mean(where=is_type).cast("float64")
-    if "component_use" in types and "component" in events.columns:
-        is_comp = (j.event_type == "component_use") & j.component.notnull()
-        aggs["components_adopted"] = j.component.nunique(where=is_comp).cast("float64")
-        aggs["_components_recent"] = j.component.nunique(where=is_comp & _in_window(j, C.TIMESTAMP, 30)).cast("float64")
-    if not aggs and not lasts:
-        return None
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs, **{f"_last_{k}": v for k, v in lasts.items()})
-    g = g.mutate(**{k: _days_since(g[f"_last_{k}"], g[C.CUTOFF]) for k in lasts})
-    if "_sessions_last30" in aggs:
-        pace = g._sessions_last90 * (7.0 / 90.0)
-        g = g.mutate(session_trend_30d=g._sessions_last30 - g._sessions_prev30,
-                     session_ratio_7d_90d=_rate(g._sessions_last7, pace),
-                     recency_vs_rhythm=(g._sessions_last90 > 0).ifelse(
-                         g.days_since_last_session * g._sessions_last90 / 90.0, ibis.null("float64")),
-                     sessions_per_active_day_30d=_rate(g._sessions_last30, g._session_days30))
-    if "components_adopted" in aggs:
-        g = g.mutate(components_stopped=g.components_adopted - g._components_recent)
-    return g.drop(*[c for c in g.columns if c.startswith("_")])
-
-
-def _ticket_family(keys, dataset: Dataset, include_cutoff: bool):
-    tickets = dataset["tickets"]
-    require_columns(tickets, [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"], table="tickets")
-    import ibis
-
-    cols = [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]
-    frame = _ns(tickets[cols + [c for c in ("first_contact_resolution",) if c in tickets.columns]], ["opened_at"])
-    if "first_contact_resolution" in frame.columns:
-        frame["first_contact_resolution"] = frame["first_contact_resolution"].astype("float64")
-    t = ibis.memtable(frame)
-    j = _joined(keys, t, "opened_at", include_cutoff)
-    resolved = j.hours_to_resolve.notnull() & (
-        j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0 <= j[C.CUTOFF].epoch_seconds()
-    )
-    w90 = _in_window(j, "opened_at", 90)
-    # quality is known once the ticket is resolved: resolved in the last 90 days
-    resolved_ts = j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0
-    resolved90 = resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 90 * _DAY)
-    aggs = {
-        "tickets_90d": _count(w90),
-        **{f"tickets_{cat}_90d": _count(w90 & (j.category == cat)) for cat in C.TICKET_CATEGORIES},
-        "tickets_financial_30d": _count(_in_window(j, "opened_at", 30) & (j.category == "financial")),
-        "unresolved_tickets": _count(~resolved),
-        "ticket_csat_mean": j.csat.mean(where=w90 & resolved & j.csat.notnull()).cast("float64"),
-    }
-    if "first_contact_resolution" in tickets.columns:
-        no_fcr = j.first_contact_resolution == 0.0
-        slow = j.hours_to_resolve > SLOW_TICKET_HOURS
-        low = j.csat.notnull() & (j.csat <= LOW_CSAT)
-        aggs["tickets_no_fcr_90d"] = _count(resolved90 & no_fcr)
-        bad = (no_fcr & slow) | low
-        aggs["bad_tickets_90d"] = _count(resolved90 & bad)
-        aggs["bad_tickets_30d"] = _count(resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 30 * _DAY) & bad)
-    return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
-
-
-def _message_family(keys, dataset: Dataset, include_cutoff: bool):
-    messages = dataset["messages"]
-    require_columns(messages, [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"], table="messages")
-    cols = [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"]
-    has_redeemed = "redeemed" in messages.columns
-    if has_redeemed:
-        cols.append("redeemed")
-    import ibis
-
-    frame = _ns(messages[cols], ["sent_at"])
-    for c in ("opened", "unsubscribed", "redeemed"):
-        if c in frame.columns:
-            frame[c] = frame[c].fillna(False).astype(bool).astype("float64")
-    t = ibis.memtable(frame)
-    j = _joined(keys, t, "sent_at", include_cutoff)
-    # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
-    settled = ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
-    email = (j.channel == "email") & settled
-    push = (j.channel == "push") & settled
-    w14, w30, w90, w120 = (_in_window(j, "sent_at", d) for d in (14, 30, 90, 120))
-    prev = w120 & ~w30
-    aggs = {
-        "_sent14": _count(email & w14),
-        "_open14": j.opened.sum(where=email & w14),
-        "_sent30": _count(email & w30),
-        "_open30": j.opened.sum(where=email & w30),
-        "_sent90": _count(email & w90),
-        "_open90": j.opened.sum(where=email & w90),
-        "_push30": _count(push & w30),
-        "_pushopen30": j.opened.sum(where=push & w30),
-        "_sentprev": _count(email & prev),
-        "_openprev": j.opened.sum(where=email & prev),
-        "unsubscribed": j.unsubscribed.max().cast("float64"),
-        "unsubscribed_30d": j.unsubscribed.max(where=w30).cast("float64"),
-    }
-    if has_redeemed:
-        promo90 = (j.kind == "promo") & _in_window(j, "sent_at", 90) & ~_in_window(j, "sent_at", REDEEM_SETTLE_DAYS)
-        aggs["_promo90"] = _count(promo90)
-        aggs["_redeem90"] = j.redeemed.sum(where=promo90)
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
-    rate30 = _rate(g._open30, g._sent30)
-    g = g.mutate(email_open_rate_14d=_rate(g._open14, g._sent14), email_open_rate_30d=rate30,
-                 email_open_rate_drop=_rate(g._openprev, g._sentprev) - rate30,
-                 email_open_rate_90d=_rate(g._open90, g._sent90), push_open_rate_30d=_rate(g._pushopen30, g._push30))
-    if has_redeemed:
-        g = g.mutate(promo_redeem_rate_90d=_rate(g._redeem90, g._promo90))
-    return g.drop(*[c for c in g.columns if c.startswith("_")])
-
-
-def _payment_family(keys, dataset: Dataset, include_cutoff: bool):
-    payments = dataset["payments"]
-    require_columns(payments, [C.CUSTOMER_ID, "due_at", "late"], table="payments")
-    import ibis
-
-    cols = [C.CUSTOMER_ID, "due_at", "late"] + (["paid_at"] if "paid_at" in payments.columns else [])
-    frame = _ns(payments[cols], ["due_at"] + (["paid_at"] if "paid_at" in cols else []))
-    frame["late"] = frame["late"].astype(bool)
-    j = _joined(keys, ibis.memtable(frame), "due_at", include_cutoff)
-    w90 = _in_window(j, "due_at", 90)
-    if "paid_at" not in cols:
-        return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late))
-    # a late payment is known once paid; an invoice still unpaid at the cutoff is overdue
-    paid = j.paid_at.notnull() & (j.paid_at <= j[C.CUTOFF] if include_cutoff else j.paid_at < j[C.CUTOFF])
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late & paid),
-                                                        overdue_invoices=_count(~paid),
-                                                        _oldest_unpaid=j.due_at.min(where=~paid))
-    # how long the oldest unpaid invoice has been due (0 when everything is paid)
-    return g.mutate(days_overdue=_days_since(g._oldest_unpaid, g[C.CUTOFF]).fill_null(0.0)).drop("_oldest_unpaid")
-
-
-def _contact_family(keys, dataset: Dataset, include_cutoff: bool):
-    contacts = dataset["contacts"]
-    require_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"], table="contacts")
-    import ibis
-
-    has_kind = "kind" in contacts.columns
-    frame = _ns(contacts[[C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else [])],
-                ["contacted_at"])
-    frame["reached"] = frame["reached"].astype(bool)
-    j = _joined(keys, ibis.memtable(frame), "contacted_at", include_cutoff)
-    # only reached contacts count as contacts; an unanswered call is an attempt
-    aggs = {"_last": j.contacted_at.max(where=j.reached),
-            "reached_contacts_90d": _count(j.reached & _in_window(j, "contacted_at", 90))}
-    if has_kind:
-        # calls the account manager placed, answered or not: managers call customers they worry about
-        aggs["manager_calls_30d"] = _count((j.kind == "call") & _in_window(j, "contacted_at", 30))
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
-    return g.mutate(days_since_last_contact=_days_since(g._last, g[C.CUTOFF])).drop("_last")
-
-
-def _survey_family(keys, dataset: Dataset, include_cutoff: bool):
-    surveys = dataset["surveys"]
-    require_columns(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], table="surveys")
-    if not (surveys["kind"] == "nps").any():
-        return None
-    import ibis
-
-    frame = _ns(surveys[[C.CUSTOMER_ID, "answered_at", "kind", "score"]], ["answered_at"])
-    frame["score"] = frame["score"].astype("float64")
-    j = _joined(keys, ibis.memtable(frame), "answered_at", include_cutoff)
-    is_nps = (j.kind == "nps") & j.score.notnull()
-    is_csat = (j.kind == "csat") & j.score.notnull()
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
-        last_nps=j.score.argmax(j.answered_at, where=is_nps),
-        last_csat=j.score.argmax(j.answered_at, where=is_csat),
-        _last_nps_at=j.answered_at.max(where=is_nps),
-    )
-    return g.mutate(days_since_last_nps=_days_since(g._last_nps_at, g[C.CUTOFF])).drop("_last_nps_at")
-
-
-def _funnel_family(keys, dataset: Dataset, include_cutoff: bool):
-    funnel = dataset["funnel"]
-    require_columns(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
-    if not (funnel["stage"] == "activation").any():
-        return None
-    import ibis
-
-    frame = _ns(funnel[[C.CUSTOMER_ID, "stage", "reached_at"]], ["reached_at"])
-    j = _joined(keys, ibis.memtable(frame), "reached_at", include_cutoff)
-    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
-        _signup=j.reached_at.min(where=j.stage == "signup"), _act=j.reached_at.min(where=j.stage == "activation"))
-    quick = g._act.notnull() & g._signup.notnull() & (
-        g._act.epoch_seconds() - g._signup.epoch_seconds() <= ACTIVATION_DAYS * _DAY)
-    return g.mutate(activated_14d=quick.ifelse(1.0, 0.0)).drop("_signup", "_act")
-
-
-def _customer_family(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
-    customers = dataset["customers"]
+def _customer_family(rows: pd.DataFrame, dataset: Dataset, codes: np.ndarray, uniques) -> pd.DataFrame:
+    """Look up customer attributes per label row; ``codes`` index ``uniques``, the distinct ids of ``rows``."""
+    customers = _small_table(dataset, "customers")
     require_columns(customers, [C.CUSTOMER_ID, C.SIGNUP_AT], table="customers")
-    cust = customers.drop_duplicates(C.CUSTOMER_ID).assign(
-        **{C.CUSTOMER_ID: lambda d: d[C.CUSTOMER_ID].astype(str)}).set_index(C.CUSTOMER_ID)
-    ids = rows[C.CUSTOMER_ID].astype(str)
-    signup = pd.to_datetime(ids.map(cust[C.SIGNUP_AT])).astype("datetime64[ns]")
+    cust = customers.drop_duplicates(C.CUSTOMER_ID)
+    # look each distinct id up once, then spread to the label rows (-1: not in customers -> missing)
+    pos = pd.Index(cust[C.CUSTOMER_ID].astype(str).to_numpy()).get_indexer(np.asarray(uniques, dtype=object))
+    row_pos = pos[codes]
+
+    def pick(col: str, dtype: str):
+        return pd.Series(cust[col].astype(dtype).array.take(row_pos, allow_fill=True), index=rows.index)
+
+    signup = pick(C.SIGNUP_AT, "datetime64[ns]")
     out = pd.DataFrame(index=rows.index)
     out["tenure_days"] = (rows[C.CUTOFF].astype("datetime64[ns]") - signup).dt.total_seconds() / _DAY
     for col in ("plan", "segment", "region", "channel"):
         if col in cust.columns:
-            out[col] = ids.map(cust[col]).astype("string")
+            out[col] = pick(col, "string")
     if "monthly_fee" in cust.columns:
-        out["monthly_fee"] = ids.map(cust["monthly_fee"]).astype("float64")
+        out["monthly_fee"] = pick("monthly_fee", "float64")
     if "do_not_disturb" in cust.columns:
-        out["do_not_disturb"] = ids.map(cust["do_not_disturb"]).astype("float64")
+        out["do_not_disturb"] = pick("do_not_disturb", "float64")
     return out
 
 
@@ -471,7 +235,8 @@ def _snapshot_features(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
     return pd.concat([rows.reset_index(drop=True), values], axis=1)
 
 
-def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None) -> tuple[pd.DataFrame, bool]:
+def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None) -> tuple[pd.DataFrame, bool, tuple]:
+    """Return the label rows (index 0..n-1), the include_cutoff setting and ``pd.factorize`` of their ids."""
     if isinstance(label_times_or_cutoffs, LabelTimes):
         rows = label_times_or_cutoffs.table[[C.CUSTOMER_ID, C.CUTOFF]]
         inc = label_times_or_cutoffs.include_cutoff if include_cutoff is None else include_cutoff
@@ -493,9 +258,12 @@ def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None)
     rows = rows.reset_index(drop=True).copy()
     rows[C.CUSTOMER_ID] = rows[C.CUSTOMER_ID].astype("string")
     rows[C.CUTOFF] = pd.to_datetime(rows[C.CUTOFF]).astype("datetime64[ns]")
-    if rows.duplicated([C.CUSTOMER_ID, C.CUTOFF]).any():
+    codes, uniques = pd.factorize(rows[C.CUSTOMER_ID], sort=False)
+    cut_codes, cut_values = pd.factorize(rows[C.CUTOFF], sort=False)
+    pair = codes.astype(np.int64) * max(len(cut_values), 1) + cut_codes
+    if len(pd.unique(pair)) != len(rows):
         raise AnalysisError("build_features: label times repeat a (customer_id, cutoff) pair")
-    return rows, inc
+    return rows, inc, (codes, uniques)
 
 
 def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.DataFrame | Iterable | str,
@@ -507,15 +275,20 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     ----------
     dataset : Dataset
         ``customers`` is required; ``events`` (``timestamp, event_type[, component, amount]``),
-        ``tickets``, ``messages``, ``payments``, ``contacts`` and ``surveys`` each add a family when
-        present. Snapshot datasets return their original customer columns.
+        ``tickets``, ``messages``, ``payments``, ``contacts``, ``surveys`` and ``funnel`` each add a family
+        when present. Each event-level table may be a pandas frame, a Parquet path (file, folder or glob)
+        or a DuckDB relation; those are read by DuckDB and never loaded into pandas. Snapshot datasets
+        return their original customer columns.
     label_times_or_cutoffs : LabelTimes, DataFrame or list of dates
         The rows to compute: a :class:`~churnlab.labels.LabelTimes`, a frame with ``customer_id,
         cutoff``, or cutoffs (every customer active at each, see :func:`churnlab.labels.population`).
     windows : sequence of int, default (7, 30, 90)
         Day windows of the ``sessions_*d``, ``purchases_*d`` and ``exports_*d`` counts.
-    backend : ibis backend, optional
-        Default ``ibis.duckdb.connect()`` (in-memory DuckDB).
+    backend : duckdb connection or ibis backend, optional
+        Default a fresh in-memory DuckDB connection (DuckDB's default connection when a table is a
+        relation made with module-level ``duckdb``). A ``duckdb.DuckDBPyConnection`` runs the SQL on it
+        (its ``threads`` setting, its relations); an ibis backend runs the ibis expressions there
+        (pandas tables only).
     include_cutoff : bool, optional
         Whether data stamped exactly at the cutoff is observed; default the label times' setting
         (False for plain cutoffs).
@@ -557,7 +330,7 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     cutoff may carry an opening that happened after it.
     """
     dataset.require("customers", by="build_features")
-    rows, inc = _keys(dataset, label_times_or_cutoffs, include_cutoff)
+    rows, inc, ids = _keys(dataset, label_times_or_cutoffs, include_cutoff)
     if dataset.kind == "snapshot":
         return _snapshot_features(rows, dataset)
     windows = tuple(sorted({int(w) for w in windows}))
@@ -566,42 +339,40 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     with warnings.catch_warnings():
         # ibis 12 reads a pandas option that pandas 3 deprecates; nothing for us to act on.
         warnings.filterwarnings("ignore", message=".*future.infer_string.*")
-        return _build_event_features(dataset, rows, windows, backend, inc)
+        return _build_event_features(dataset, rows, windows, backend, inc, ids)
+
+
+#: The event-level tables read by the engine (where they lie); ``customers`` is a small pandas frame.
+EVENT_TABLES = ("events", "tickets", "messages", "payments", "contacts", "surveys", "funnel")
+
+
+def _is_duckdb(backend) -> bool:
+    return type(backend).__name__ == "DuckDBPyConnection"
 
 
 def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[int, ...], backend,
-                          inc: bool) -> pd.DataFrame:
-    import ibis
+                          inc: bool, ids: tuple) -> pd.DataFrame:
+    tables = {name: dataset.tables[name] for name in EVENT_TABLES if name in dataset.tables}
+    codes, uniques = ids
+    if backend is None or _is_duckdb(backend):
+        from churnlab.engine import connect
+        from churnlab.feature_sql import build_sql_features
 
-    con = backend if backend is not None else ibis.duckdb.connect()
-    keys_frame = rows.assign(**{C.CUSTOMER_ID: rows[C.CUSTOMER_ID].astype(str),
-                                C.CUTOFF: rows[C.CUTOFF].astype("datetime64[us]")})
-    keys = ibis.memtable(keys_frame)
-    exprs = []
-    if "events" in dataset:
-        exprs.append(_event_family(keys, dataset, windows, inc))
-    for table, fn in [("tickets", _ticket_family), ("messages", _message_family), ("payments", _payment_family),
-                      ("contacts", _contact_family), ("surveys", _survey_family), ("funnel", _funnel_family)]:
-        if table in dataset:
-            exprs.append(fn(keys, dataset, inc))
-    out = rows.copy()
-    out = pd.concat([out, _customer_family(rows, dataset)], axis=1)
-    join_keys = keys_frame[[C.CUSTOMER_ID, C.CUTOFF]]
-    for expr in exprs:
-        if expr is None:
-            continue
-        part = con.to_pandas(expr)
-        part[C.CUTOFF] = pd.to_datetime(part[C.CUTOFF]).astype("datetime64[us]")
-        part[C.CUSTOMER_ID] = part[C.CUSTOMER_ID].astype(str)
-        merged = join_keys.merge(part, on=[C.CUSTOMER_ID, C.CUTOFF], how="left", validate="one_to_one")
-        for col in merged.columns.drop([C.CUSTOMER_ID, C.CUTOFF]):
-            out[col] = pd.to_numeric(merged[col], errors="coerce").astype("float64").to_numpy()
+        con = backend if backend is not None else connect(relations=tables.values())
+        cols = build_sql_features(tables, rows, windows, inc, con, ids=(codes, uniques))
+    else:
+        from churnlab.feature_exprs import build_ibis_features
+
+        cols = build_ibis_features(tables, rows, windows, inc, backend)
+    out = pd.concat([rows, _customer_family(rows, dataset, codes, uniques), pd.DataFrame(cols, index=rows.index)],
+                    axis=1)
     _fill_defaults(out)
     if "sessions_30d" in out.columns and C.SEGMENT in out.columns:
         # usage against the segment's norm at the same cutoff (median of active customers)
         norm = out.groupby([C.SEGMENT, C.CUTOFF], dropna=False)["sessions_30d"].transform("median")
         out["sessions_30d_vs_segment"] = (out["sessions_30d"] / norm.where(norm > 0)).astype("float64")
     return out
+
 
 
 #: Features left missing when undefined (a rate with no denominator, a mean of nothing, no survey).

@@ -301,8 +301,18 @@ def default_definition(dataset: Dataset) -> str:
 def _first_activity(dataset: Dataset) -> pd.Timestamp:
     """Earliest time stamped in the activity tables (events first); signups when there is none."""
     for table, col in [("events", C.TIMESTAMP), ("subscriptions", "start_at")]:
-        if table in dataset and len(dataset.tables[table]):
-            first = pd.Timestamp(dataset.tables[table][col].min())
+        source = dataset.tables.get(table)
+        if source is None:
+            continue
+        if not isinstance(source, pd.DataFrame):
+            from churnlab.engine import Tables, connect
+
+            tables = Tables(connect(relations=[source]))
+            first = tables.con.execute(f"SELECT min({col}) FROM {tables.view(table, source)}").fetchone()[0]
+            if first is not None and table == "events":
+                return pd.Timestamp(first)
+        elif len(source):
+            first = pd.Timestamp(source[col].min())
             if table == "events":
                 return first
     return pd.Timestamp(dataset["customers"][C.SIGNUP_AT].min())
@@ -401,21 +411,62 @@ def _subscription_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], hori
 
 def _inactivity_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], horizon: pd.Timedelta,
                        gap: pd.Timedelta, include_cutoff: bool) -> pd.DataFrame:
-    events = dataset.require("events", by="make_label_times(definition='inactivity')")["events"]
-    require_columns(events, [C.CUSTOMER_ID, C.TIMESTAMP], table="events")
+    events = dataset.require("events", by="make_label_times(definition='inactivity')").tables["events"]
     customers = dataset["customers"]
-    ts = events[C.TIMESTAMP].astype("datetime64[ns]").to_numpy()
-    ids = events[C.CUSTOMER_ID].astype(str).to_numpy()
-    signup = customers[C.SIGNUP_AT].astype("datetime64[ns]")
+    require_columns(customers, [C.CUSTOMER_ID, C.SIGNUP_AT], table="customers")
+    ids = customers[C.CUSTOMER_ID].astype(str)
+    known = pd.Index(pd.unique(ids.to_numpy()))
+    signup = customers[C.SIGNUP_AT].astype("datetime64[ns]").to_numpy()
+    cust_code = known.get_indexer(ids.to_numpy())
+    active = _active_in_windows(events, known, cutoffs, horizon, gap)
     rows = []
-    for cutoff in cutoffs:
-        seen = signup <= cutoff if include_cutoff else signup < cutoff
-        population = customers.loc[seen, C.CUSTOMER_ID].astype(str).to_numpy()
-        lo, hi = np.datetime64(cutoff + gap), np.datetime64(cutoff + gap + horizon)
-        in_window = (ts > lo) & (ts <= hi)
-        active_later = np.isin(population, np.unique(ids[in_window]))
-        rows.append(pd.DataFrame({C.CUSTOMER_ID: population, C.CUTOFF: cutoff, C.LABEL: ~active_later}))
+    for i, cutoff in enumerate(cutoffs):
+        seen = signup <= np.datetime64(cutoff) if include_cutoff else signup < np.datetime64(cutoff)
+        rows.append(pd.DataFrame({C.CUSTOMER_ID: ids.to_numpy()[seen], C.CUTOFF: cutoff,
+                                  C.LABEL: ~active[i, cust_code[seen]]}))
     return pd.concat(rows, ignore_index=True)
+
+
+def _active_in_windows(events, known: pd.Index, cutoffs: Sequence[pd.Timestamp], horizon: pd.Timedelta,
+                       gap: pd.Timedelta) -> np.ndarray:
+    """Flag, per cutoff and customer of ``known``, an event in ``(cutoff + gap, cutoff + gap + horizon]``.
+
+    A pandas ``events`` frame is read in one pass per cutoff over integer customer codes (O(events)
+    per cutoff); a Parquet path or DuckDB relation is read by DuckDB where it lies (one range join of
+    the events with the windows, returning only the distinct (cutoff, customer) pairs).
+
+    Returns
+    -------
+    ndarray of bool, shape (len(cutoffs), len(known))
+    """
+    from churnlab.engine import is_lazy
+
+    lo = np.array([np.datetime64(c + gap, "ns") for c in cutoffs])
+    hi = np.array([np.datetime64(c + gap + horizon, "ns") for c in cutoffs])
+    active = np.zeros((len(cutoffs), len(known)), dtype=bool)
+    if is_lazy(events):
+        from churnlab.engine import Tables, connect
+
+        tables = Tables(connect(relations=[events]))
+        tables.require("events", events, [C.CUSTOMER_ID, C.TIMESTAMP])
+        windows = tables.view("windows", pd.DataFrame({"w": np.arange(len(cutoffs), dtype=np.int32), "lo": lo,
+                                                       "hi": hi}))
+        view = tables.view("events", events)
+        sql = (f"SELECT DISTINCT w.w, CAST(e.{C.CUSTOMER_ID} AS VARCHAR) AS customer_id FROM {view} e "
+               f"JOIN {windows} w ON e.{C.TIMESTAMP} > w.lo AND e.{C.TIMESTAMP} <= w.hi")
+        pairs = tables.con.execute(sql).fetchnumpy()
+        code = known.get_indexer(np.asarray(pairs["customer_id"], dtype=object))
+        keep = code >= 0
+        active[np.asarray(pairs["w"])[keep], code[keep]] = True
+        return active
+    require_columns(events, [C.CUSTOMER_ID, C.TIMESTAMP], table="events")
+    ts = events[C.TIMESTAMP].astype("datetime64[ns]").to_numpy()
+    code = known.get_indexer(events[C.CUSTOMER_ID].astype(str).to_numpy())
+    inside = code >= 0
+    ts, code = ts[inside], code[inside]
+    for i in range(len(cutoffs)):
+        active[i, code[(ts > lo[i]) & (ts <= hi[i])]] = True
+    return active
 
 
 def _snapshot_labels(dataset: Dataset) -> pd.DataFrame:

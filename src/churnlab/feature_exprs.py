@@ -1,0 +1,340 @@
+"""The point-in-time feature families as ibis expressions: the path for other ibis backends (PySpark).
+
+:func:`churnlab.features.build_features` runs the hand-written DuckDB SQL of
+:mod:`churnlab.feature_sql` by default; when it is given an ibis backend (``backend=``), the same
+families are built here as ibis expressions over the pandas tables (uploaded as ``ibis.memtable``)
+and run on that backend. Both give the same values (``tests/test_features.py`` runs both on DuckDB).
+OPINIONS.md, "Feature engine: hand-written DuckDB SQL, ibis for other backends".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from churnlab import config as C
+from churnlab.engine import is_lazy
+from churnlab.errors import AnalysisError
+from churnlab.features import ACTIVATION_DAYS, LOW_CSAT, OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS, SLOW_TICKET_HOURS
+from churnlab.schema import require_columns
+
+__all__ = ["build_ibis_features"]
+
+_DAY = 86400.0
+
+
+def _ns(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Copy of ``df`` with ``cols`` as microsecond datetimes and customer_id as str."""
+    out = df.copy()
+    for c in cols:
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
+    out[C.CUSTOMER_ID] = out[C.CUSTOMER_ID].astype(str)
+    return out
+
+
+def _joined(keys, table, ts: str, include_cutoff: bool, lookback_days: int | None = None):
+    """Range-join ``table`` rows stamped before each cutoff to the keys (inside the engine)."""
+    preds = [keys[C.CUSTOMER_ID] == table[C.CUSTOMER_ID],
+             table[ts] <= keys[C.CUTOFF] if include_cutoff else table[ts] < keys[C.CUTOFF]]
+    if lookback_days is not None:
+        import ibis
+
+        preds.append(table[ts] >= keys[C.CUTOFF] - ibis.interval(days=lookback_days))
+    return keys.join(table, preds, how="inner")
+
+
+def _in_window(j, ts: str, days: int):
+    import ibis
+
+    return j[ts] >= j[C.CUTOFF] - ibis.interval(days=days)
+
+
+def _count(cond):
+    return cond.ifelse(1, 0).sum().cast("float64")
+
+
+def _rate(numerator, denominator):
+    """``numerator / denominator``, null where the denominator is 0 (no opportunity: no rate)."""
+    import ibis
+
+    return (denominator > 0).ifelse(numerator / denominator, ibis.null("float64"))
+
+
+def _days_since(last, cutoff):
+    return (cutoff.epoch_seconds() - last.epoch_seconds()) / _DAY
+
+
+def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[int], include_cutoff: bool):
+    events = tables["events"]
+    require_columns(events, [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"], table="events")
+    types = set(events["event_type"].dropna().astype(str).unique())
+    cols = [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"] + [c for c in ("component", "amount") if c in events.columns]
+    import ibis
+
+    t = ibis.memtable(_ns(events[cols], [C.TIMESTAMP]))
+    j = _joined(keys, t, C.TIMESTAMP, include_cutoff)
+    aggs, lasts = {}, {}
+    for etype, plural in [("session", "sessions"), ("purchase", "purchases"), ("export", "exports")]:
+        if etype not in types:
+            continue
+        is_type = j.event_type == etype
+        for w in windows:
+            aggs[f"{plural}_{w}d"] = _count(is_type & _in_window(j, C.TIMESTAMP, w))
+        lasts[f"days_since_last_{etype}"] = j[C.TIMESTAMP].max(where=is_type)
+        if etype == "session":
+            aggs["_sessions_last30"] = _count(is_type & _in_window(j, C.TIMESTAMP, 30))
+            prev30 = _in_window(j, C.TIMESTAMP, 60) & ~_in_window(j, C.TIMESTAMP, 30)
+            aggs["_sessions_prev30"] = _count(is_type & prev30)
+            aggs["_sessions_last7"] = _count(is_type & _in_window(j, C.TIMESTAMP, 7))
+            aggs["_sessions_last90"] = _count(is_type & _in_window(j, C.TIMESTAMP, 90))
+            aggs["_session_days30"] = j[C.TIMESTAMP].date().nunique(
+                where=is_type & _in_window(j, C.TIMESTAMP, 30)).cast("float64")
+        if etype == "purchase":
+            aggs["purchases_total"] = _count(is_type)
+            if "amount" in events.columns:
+                aggs["purchase_amount_total"] = j.amount.sum(where=is_type).cast("float64")
+                aggs["purchase_amount_mean"] = j.amount.mean(where=is_type).cast("float64")
+    if "component_use" in types and "component" in events.columns:
+        is_comp = (j.event_type == "component_use") & j.component.notnull()
+        aggs["components_adopted"] = j.component.nunique(where=is_comp).cast("float64")
+        aggs["_components_recent"] = j.component.nunique(where=is_comp & _in_window(j, C.TIMESTAMP, 30)).cast("float64")
+    if not aggs and not lasts:
+        return None
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs, **{f"_last_{k}": v for k, v in lasts.items()})
+    g = g.mutate(**{k: _days_since(g[f"_last_{k}"], g[C.CUTOFF]) for k in lasts})
+    if "_sessions_last30" in aggs:
+        pace = g._sessions_last90 * (7.0 / 90.0)
+        g = g.mutate(session_trend_30d=g._sessions_last30 - g._sessions_prev30,
+                     session_ratio_7d_90d=_rate(g._sessions_last7, pace),
+                     recency_vs_rhythm=(g._sessions_last90 > 0).ifelse(
+                         g.days_since_last_session * g._sessions_last90 / 90.0, ibis.null("float64")),
+                     sessions_per_active_day_30d=_rate(g._sessions_last30, g._session_days30))
+    if "components_adopted" in aggs:
+        g = g.mutate(components_stopped=g.components_adopted - g._components_recent)
+    return g.drop(*[c for c in g.columns if c.startswith("_")])
+
+
+def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+    tickets = tables["tickets"]
+    require_columns(tickets, [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"], table="tickets")
+    import ibis
+
+    cols = [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]
+    frame = _ns(tickets[cols + [c for c in ("first_contact_resolution",) if c in tickets.columns]], ["opened_at"])
+    if "first_contact_resolution" in frame.columns:
+        frame["first_contact_resolution"] = frame["first_contact_resolution"].astype("float64")
+    t = ibis.memtable(frame)
+    j = _joined(keys, t, "opened_at", include_cutoff)
+    resolved = j.hours_to_resolve.notnull() & (
+        j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0 <= j[C.CUTOFF].epoch_seconds()
+    )
+    w90 = _in_window(j, "opened_at", 90)
+    # quality is known once the ticket is resolved: resolved in the last 90 days
+    resolved_ts = j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0
+    resolved90 = resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 90 * _DAY)
+    aggs = {
+        "tickets_90d": _count(w90),
+        **{f"tickets_{cat}_90d": _count(w90 & (j.category == cat)) for cat in C.TICKET_CATEGORIES},
+        "tickets_financial_30d": _count(_in_window(j, "opened_at", 30) & (j.category == "financial")),
+        "unresolved_tickets": _count(~resolved),
+        "ticket_csat_mean": j.csat.mean(where=w90 & resolved & j.csat.notnull()).cast("float64"),
+    }
+    if "first_contact_resolution" in tickets.columns:
+        no_fcr = j.first_contact_resolution == 0.0
+        slow = j.hours_to_resolve > SLOW_TICKET_HOURS
+        low = j.csat.notnull() & (j.csat <= LOW_CSAT)
+        aggs["tickets_no_fcr_90d"] = _count(resolved90 & no_fcr)
+        bad = (no_fcr & slow) | low
+        aggs["bad_tickets_90d"] = _count(resolved90 & bad)
+        aggs["bad_tickets_30d"] = _count(resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 30 * _DAY) & bad)
+    return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
+
+
+def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+    messages = tables["messages"]
+    require_columns(messages, [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"], table="messages")
+    cols = [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"]
+    has_redeemed = "redeemed" in messages.columns
+    if has_redeemed:
+        cols.append("redeemed")
+    import ibis
+
+    frame = _ns(messages[cols], ["sent_at"])
+    for c in ("opened", "unsubscribed", "redeemed"):
+        if c in frame.columns:
+            frame[c] = frame[c].fillna(False).astype(bool).astype("float64")
+    t = ibis.memtable(frame)
+    j = _joined(keys, t, "sent_at", include_cutoff)
+    # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
+    settled = ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
+    email = (j.channel == "email") & settled
+    push = (j.channel == "push") & settled
+    w14, w30, w90, w120 = (_in_window(j, "sent_at", d) for d in (14, 30, 90, 120))
+    prev = w120 & ~w30
+    aggs = {
+        "_sent14": _count(email & w14),
+        "_open14": j.opened.sum(where=email & w14),
+        "_sent30": _count(email & w30),
+        "_open30": j.opened.sum(where=email & w30),
+        "_sent90": _count(email & w90),
+        "_open90": j.opened.sum(where=email & w90),
+        "_push30": _count(push & w30),
+        "_pushopen30": j.opened.sum(where=push & w30),
+        "_sentprev": _count(email & prev),
+        "_openprev": j.opened.sum(where=email & prev),
+        "unsubscribed": j.unsubscribed.max().cast("float64"),
+        "unsubscribed_30d": j.unsubscribed.max(where=w30).cast("float64"),
+    }
+    if has_redeemed:
+        promo90 = (j.kind == "promo") & _in_window(j, "sent_at", 90) & ~_in_window(j, "sent_at", REDEEM_SETTLE_DAYS)
+        aggs["_promo90"] = _count(promo90)
+        aggs["_redeem90"] = j.redeemed.sum(where=promo90)
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
+    rate30 = _rate(g._open30, g._sent30)
+    g = g.mutate(email_open_rate_14d=_rate(g._open14, g._sent14), email_open_rate_30d=rate30,
+                 email_open_rate_drop=_rate(g._openprev, g._sentprev) - rate30,
+                 email_open_rate_90d=_rate(g._open90, g._sent90), push_open_rate_30d=_rate(g._pushopen30, g._push30))
+    if has_redeemed:
+        g = g.mutate(promo_redeem_rate_90d=_rate(g._redeem90, g._promo90))
+    return g.drop(*[c for c in g.columns if c.startswith("_")])
+
+
+def _payment_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+    payments = tables["payments"]
+    require_columns(payments, [C.CUSTOMER_ID, "due_at", "late"], table="payments")
+    import ibis
+
+    cols = [C.CUSTOMER_ID, "due_at", "late"] + (["paid_at"] if "paid_at" in payments.columns else [])
+    frame = _ns(payments[cols], ["due_at"] + (["paid_at"] if "paid_at" in cols else []))
+    frame["late"] = frame["late"].astype(bool)
+    j = _joined(keys, ibis.memtable(frame), "due_at", include_cutoff)
+    w90 = _in_window(j, "due_at", 90)
+    if "paid_at" not in cols:
+        return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late))
+    # a late payment is known once paid; an invoice still unpaid at the cutoff is overdue
+    paid = j.paid_at.notnull() & (j.paid_at <= j[C.CUTOFF] if include_cutoff else j.paid_at < j[C.CUTOFF])
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late & paid),
+                                                        overdue_invoices=_count(~paid),
+                                                        _oldest_unpaid=j.due_at.min(where=~paid))
+    # how long the oldest unpaid invoice has been due (0 when everything is paid)
+    return g.mutate(days_overdue=_days_since(g._oldest_unpaid, g[C.CUTOFF]).fill_null(0.0)).drop("_oldest_unpaid")
+
+
+def _contact_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+    contacts = tables["contacts"]
+    require_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"], table="contacts")
+    import ibis
+
+    has_kind = "kind" in contacts.columns
+    frame = _ns(contacts[[C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else [])],
+                ["contacted_at"])
+    frame["reached"] = frame["reached"].astype(bool)
+    j = _joined(keys, ibis.memtable(frame), "contacted_at", include_cutoff)
+    # only reached contacts count as contacts; an unanswered call is an attempt
+    aggs = {"_last": j.contacted_at.max(where=j.reached),
+            "reached_contacts_90d": _count(j.reached & _in_window(j, "contacted_at", 90))}
+    if has_kind:
+        # calls the account manager placed, answered or not: managers call customers they worry about
+        aggs["manager_calls_30d"] = _count((j.kind == "call") & _in_window(j, "contacted_at", 30))
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
+    return g.mutate(days_since_last_contact=_days_since(g._last, g[C.CUTOFF])).drop("_last")
+
+
+def _survey_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+    surveys = tables["surveys"]
+    require_columns(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], table="surveys")
+    if not (surveys["kind"] == "nps").any():
+        return None
+    import ibis
+
+    frame = _ns(surveys[[C.CUSTOMER_ID, "answered_at", "kind", "score"]], ["answered_at"])
+    frame["score"] = frame["score"].astype("float64")
+    j = _joined(keys, ibis.memtable(frame), "answered_at", include_cutoff)
+    is_nps = (j.kind == "nps") & j.score.notnull()
+    is_csat = (j.kind == "csat") & j.score.notnull()
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
+        last_nps=j.score.argmax(j.answered_at, where=is_nps),
+        last_csat=j.score.argmax(j.answered_at, where=is_csat),
+        _last_nps_at=j.answered_at.max(where=is_nps),
+    )
+    return g.mutate(days_since_last_nps=_days_since(g._last_nps_at, g[C.CUTOFF])).drop("_last_nps_at")
+
+
+def _funnel_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+    funnel = tables["funnel"]
+    require_columns(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
+    if not (funnel["stage"] == "activation").any():
+        return None
+    import ibis
+
+    frame = _ns(funnel[[C.CUSTOMER_ID, "stage", "reached_at"]], ["reached_at"])
+    j = _joined(keys, ibis.memtable(frame), "reached_at", include_cutoff)
+    g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
+        _signup=j.reached_at.min(where=j.stage == "signup"), _act=j.reached_at.min(where=j.stage == "activation"))
+    quick = g._act.notnull() & g._signup.notnull() & (
+        g._act.epoch_seconds() - g._signup.epoch_seconds() <= ACTIVATION_DAYS * _DAY)
+    return g.mutate(activated_14d=quick.ifelse(1.0, 0.0)).drop("_signup", "_act")
+
+
+
+_FAMILIES = (("tickets", _ticket_family), ("messages", _message_family), ("payments", _payment_family),
+             ("contacts", _contact_family), ("surveys", _survey_family), ("funnel", _funnel_family))
+
+
+def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, windows: Sequence[int],
+                        include_cutoff: bool, backend) -> dict[str, np.ndarray]:
+    """Compute every event-level feature family the tables allow as ibis expressions on ``backend``.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Canonical tables as pandas frames (uploaded to the backend as memtables).
+    rows : DataFrame
+        The label rows ``customer_id`` (string), ``cutoff`` (datetime64[ns]), index 0..n-1.
+    windows : sequence of int
+        Day windows of the event counts.
+    include_cutoff : bool
+        Whether rows stamped exactly at the cutoff are observed.
+    backend : ibis backend
+        Where the expressions run (``ibis.duckdb.connect()``, ``ibis.pyspark.connect(session)``).
+
+    Returns
+    -------
+    dict of str to ndarray
+        Feature name -> float64 values aligned with ``rows`` (see :func:`churnlab.feature_sql.build_sql_features`).
+
+    Raises
+    ------
+    AnalysisError
+        A table given as a Parquet path or DuckDB relation (read those with the default DuckDB engine).
+    """
+    import ibis
+
+    lazy = [name for name, t in tables.items() if is_lazy(t)]
+    if lazy:
+        raise AnalysisError(f"build_features: table {lazy[0]!r} is not a pandas frame; the ibis backend path "
+                            "reads pandas frames only (leave backend=None or pass a DuckDB connection to read it where "
+                            "it lies)")
+    keys_frame = rows.assign(**{C.CUSTOMER_ID: rows[C.CUSTOMER_ID].astype(str),
+                                C.CUTOFF: rows[C.CUTOFF].astype("datetime64[us]")})
+    keys = ibis.memtable(keys_frame)
+    exprs = []
+    if "events" in tables:
+        exprs.append(_event_family(keys, tables, windows, include_cutoff))
+    for table, fn in _FAMILIES:
+        if table in tables:
+            exprs.append(fn(keys, tables, include_cutoff))
+    join_keys = keys_frame[[C.CUSTOMER_ID, C.CUTOFF]]
+    out: dict[str, np.ndarray] = {}
+    for expr in exprs:
+        if expr is None:
+            continue
+        part = backend.to_pandas(expr)
+        part[C.CUTOFF] = pd.to_datetime(part[C.CUTOFF]).astype("datetime64[us]")
+        part[C.CUSTOMER_ID] = part[C.CUSTOMER_ID].astype(str)
+        merged = join_keys.merge(part, on=[C.CUSTOMER_ID, C.CUTOFF], how="left", validate="one_to_one")
+        for col in merged.columns.drop([C.CUSTOMER_ID, C.CUTOFF]):
+            out[col] = pd.to_numeric(merged[col], errors="coerce").astype("float64").to_numpy()
+    return out
