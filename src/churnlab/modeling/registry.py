@@ -21,7 +21,7 @@ from churnlab.modeling._checks import check_columns, check_X
 from churnlab.modeling.estimators import ChurnXGBClassifier
 
 __all__ = ["log_model", "PIP_REQUIREMENTS", "CHAMPION", "ModelVersion", "model_version", "load_model",
-           "set_alias", "has_alias"]
+           "set_alias", "has_alias", "run_version"]
 
 #: The alias of the version the weekly job scores with.
 CHAMPION = "champion"
@@ -244,3 +244,9 @@ def set_alias(name: str, alias: str, version: int | str, *, tags: dict[str, str]
     client.set_registered_model_alias(name, alias, str(version))
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, str(version), key, str(value))
+
+
+def run_version(name: str, run_id: str) -> int | None:
+    """Return the newest version of registered model ``name`` logged by run ``run_id`` (None when there is none)."""
+    found = _client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    return max((int(v.version) for v in found), default=None)
