@@ -88,12 +88,15 @@ def psi(reference, current, *, bins: int = PSI_BINS, n_boot: int = 200, alpha: f
     if r.size == 0 or c.size == 0:
         raise AnalysisError(f"psi: empty sample (reference {r.size}, current {c.size}); expected values in both")
     edges = _edges(r, bins)
-    value = _psi(_shares(r, edges), _shares(c, edges))
+    ref_share, cur_share = _shares(r, edges), _shares(c, edges)
+    value = _psi(ref_share, cur_share)
     lo = hi = np.nan
     if n_boot:
+        # PSI depends on the bin counts only: resampling values = multinomial draws of the counts
         rng = np.random.default_rng(random_state)
-        boots = [_psi(_shares(r[rng.integers(0, r.size, r.size)], edges),
-                      _shares(c[rng.integers(0, c.size, c.size)], edges)) for _ in range(int(n_boot))]
+        rb = np.clip(rng.multinomial(r.size, ref_share / ref_share.sum(), size=int(n_boot)) / r.size, _EPS, None)
+        cb = np.clip(rng.multinomial(c.size, cur_share / cur_share.sum(), size=int(n_boot)) / c.size, _EPS, None)
+        boots = np.sum((cb - rb) * np.log(cb / rb), axis=1)
         lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return {"psi": value, "psi_lower": float(lo), "psi_upper": float(hi), "n_reference": int(r.size),
             "n_current": int(c.size), "bins": int(edges.size + 1)}
