@@ -25,7 +25,8 @@ from churnlab.modeling.selection import training_data
 from churnlab.monitor.scoring import DEFAULT_CALIBRATION, model_frame
 from churnlab.schema import Dataset
 
-__all__ = ["DEFAULT_MARGIN", "TrainedModel", "ChallengeResult", "train_model", "challenge", "register_challenger"]
+__all__ = ["DEFAULT_MARGIN", "TrainedModel", "ChallengeResult", "Champion", "train_model", "challenge",
+           "register_challenger", "champion_or_train"]
 
 #: ROC-AUC the challenger must gain over the champion to take its place (OPINIONS.md, "Champion and challenger").
 DEFAULT_MARGIN = 0.01
@@ -238,3 +239,65 @@ def register_challenger(trained: TrainedModel, decision: ChallengeResult | None,
         for key, value in tags.items():
             client.set_model_version_tag(registered_model_name, str(version), key, value)
     return version
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model the weekly job scores with, where it came from and its training figures."""
+
+    model: object
+    training: dict[str, float]
+    tags: dict[str, str]
+    version: int | None
+    note: str
+
+    def __repr__(self) -> str:
+        return f"Champion(version={self.version}, {self.note})"
+
+
+def champion_or_train(dataset: Dataset, registered_model_name: str | None, *, alias: str = "champion",
+                      train_if_missing: bool = True, horizon_days: int = 30, n_jobs: int = 1,
+                      random_state: int = 0) -> Champion:
+    """Load the registered champion; when none is registered (and allowed), train one and register it.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Data to train on when there is no champion.
+    registered_model_name : str or None
+        Registered model name; None never reads the registry (trains a model for this run).
+    alias : str, default "champion"
+        The alias to load.
+    train_if_missing : bool, default True
+        Train and register a first champion when the name or alias is not registered.
+    horizon_days, n_jobs, random_state
+        As in :func:`train_model`.
+
+    Returns
+    -------
+    Champion
+        ``training`` holds ``roc_auc, brier`` (:func:`churnlab.monitor.drift.training_figures`).
+
+    Raises
+    ------
+    ModelError
+        When nothing is registered and ``train_if_missing`` is False.
+    """
+    from churnlab.modeling.registry import load_model
+    from churnlab.monitor.drift import training_figures
+
+    if registered_model_name:
+        try:
+            model, info = load_model(registered_model_name, alias)
+            return Champion(model=model, training=training_figures(info.metrics), tags=info.tags,
+                            version=info.version, note=f"{registered_model_name}@{alias} (version {info.version})")
+        except ModelError:
+            if not train_if_missing:
+                raise
+    trained = train_model(dataset, horizon_days=horizon_days, n_jobs=n_jobs, random_state=random_state)
+    version = register_challenger(trained, None, registered_model_name=registered_model_name) \
+        if registered_model_name else None
+    tags = {"churnlab.training_cutoffs": ",".join(c.date().isoformat() for c in trained.cutoffs)}
+    where = f"registered as {registered_model_name} version {version}" if version else "not registered"
+    return Champion(model=trained.model, training=training_figures(trained.figures), tags=tags, version=version,
+                    note=f"no champion was registered: trained on {len(trained.cutoffs)} monthly cutoffs, {where}")
