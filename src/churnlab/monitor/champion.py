@@ -229,7 +229,7 @@ def register_challenger(trained: TrainedModel, decision: ChallengeResult | None,
     if version is None:
         return None
     tags = {"churnlab.training_cutoffs": ",".join(c.date().isoformat() for c in trained.cutoffs),
-            **{f"churnlab.{k}": f"{v:.6g}" for k, v in trained.figures.items()}}
+            **{f"churnlab.figure.{k}": f"{v:.6g}" for k, v in trained.figures.items()}}
     if decision is not None:
         tags["churnlab.decision"] = decision.reason
     if decision is not None and decision.promoted:

@@ -188,7 +188,8 @@ def score_customers(model, dataset: Dataset, *, as_of=None, calibrator: Calibrat
     out["holdout"] = holdout_flags(ids, program_id=program_id, share=holdout_share, salt=holdout_salt)
     out = out.sort_values(["probability", C.CUSTOMER_ID], ascending=[False, True], kind="stable").reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out.attrs.update({"as_of": as_of, "calibrated": calibrator is not None, "rules": [r.name for r in usable],
+    out.attrs.update({"as_of": as_of.isoformat(), "calibrated": calibrator is not None,
+                      "rules": [r.name for r in usable],
                       "value_source": None if values is None else values.attrs.get("source", "customer_values")})
     return out[list(CRM_COLUMNS)]
 
@@ -257,7 +258,9 @@ def write_lists(frames: dict[str, pd.DataFrame], folder: str | Path | None = Non
     from churnlab.notebook import output_path
 
     paths = []
-    for stem, frame in frames.items():
+    for stem, given in frames.items():
+        frame = given.copy()
+        frame.attrs = {}  # Parquet stores attrs as JSON metadata; lists carry their settings in the run instead
         for ext in ("parquet", "csv"):
             target = Path(folder) / f"{stem}.{ext}" if folder is not None else output_path(f"{stem}.{ext}")
             target.parent.mkdir(parents=True, exist_ok=True)
