@@ -51,6 +51,10 @@ def test_expected_churn_is_the_poisson_binomial_mean_and_variance():
     assert e.expected == pytest.approx(2.0) and e.variance == pytest.approx(0.68)
     assert (e.lower, e.upper) == pytest.approx((2 - 1.61623, 2 + 1.61623), abs=1e-5)
     assert e.rate == pytest.approx(0.5) and e.summary.loc[0, "rate_upper"] == pytest.approx(e.upper / 4)
+    # the calibration's own uncertainty: a level fitted on 10 churners adds 2^2 / 10 = 0.4 to the variance
+    assert expected_churn([0.5, 0.5, 0.1, 0.9], calibration_events=10).variance == pytest.approx(1.08)
+    with pytest.raises(AnalysisError, match="calibration_events"):
+        expected_churn([0.5], calibration_events=0)
     with pytest.raises(AnalysisError, match=r"\[0, 1\]"):
         expected_churn([0.2, 1.2])
     with pytest.raises(AnalysisError, match="no probabilities"):

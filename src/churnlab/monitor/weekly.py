@@ -244,7 +244,7 @@ def run_weekly(dataset: Dataset, model, *, as_of=None, horizon_days: int = 30, r
         seg = _segment_of(now)
         for name, mask in [(ALL, np.ones(len(now), dtype=bool))] + [(s, (seg == s).to_numpy()) for s in
                                                                      sorted(seg.unique()) if s != ALL]:
-            e = expected_churn(p[mask], alpha=alpha)
+            e = expected_churn(p[mask], alpha=alpha, calibration_events=int(cal["label"].sum()))
             rows.append(metric_rows(d, d, d + horizon, "expected_churn_rate", name, e.n, e.expected, e.rate,
                                     e.lower / e.n, e.upper / e.n))
             if name == ALL:
