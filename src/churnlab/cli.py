@@ -1,8 +1,8 @@
 """Command line: a thin layer over the library (``churnlab --help``).
 
 Exit codes: 0 success; 1 a notebook failed (``run``) or an unforeseen error; 2 bad spec or input
-(one red ``error:`` line, or every problem of the data one per line); 130 interrupted (Ctrl-C);
-143 terminated (SIGTERM).
+(one red ``error:`` line, or every problem of the data one per line); 3 an alert fired (``score``);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -198,6 +198,45 @@ def run_cmd(spec: Path, params: tuple[str, ...], check: bool, quiet: bool) -> No
     folder = Path(record.folder)
     click.echo(f"{record.status} {record.name} -> {folder}")
     sys.exit(exit_code(record))
+
+
+@main.command("score")
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Override a shared parameter or a data setting; repeatable.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the final lines.")
+def score_cmd(spec: Path, params: tuple[str, ...], quiet: bool) -> None:
+    """Run the weekly scoring spec SPEC (experiments/weekly.yaml): CRM lists, monitoring and alerts.
+
+    Runs SPEC like `churnlab run` (its notebooks include 05_score_and_monitor), then reads the alerts the
+    scoring notebook logged. Exit codes: 0 finished and no alert fired; 3 an alert fired (the lists are
+    written all the same); 1 a notebook failed; 2 bad spec or input, or a spec without a scoring notebook;
+    130 interrupted.
+    """
+    from churnlab.monitor.alerts import EXIT_ALERT
+    from churnlab.runner import exit_code, run_spec
+    from churnlab.spec import load_spec, parse_override
+
+    parsed = load_spec(spec, dict(parse_override(p) for p in params))
+    try:
+        record = run_spec(parsed, progress=None if quiet else _echo_err)
+    except KeyboardInterrupt:
+        click.secho("interrupted: runs marked KILLED", fg="red", err=True)
+        sys.exit(130)
+    click.echo(f"{record.status} {record.name} -> {record.folder}")
+    code = exit_code(record)
+    if code:
+        sys.exit(code)
+    scoring = [nb for nb in record.notebooks if "alerts_checked" in nb.metrics]
+    if not scoring:
+        click.secho(f"error: spec {parsed.name!r} ran no scoring notebook (notebooks/05_score_and_monitor.ipynb); "
+                    "expected one that logs alerts_checked", fg="red", err=True)
+        sys.exit(2)
+    fired = int(sum(nb.metrics.get("alerts_fired", 0) for nb in scoring))
+    scored = int(sum(nb.metrics.get("n_scored", 0) for nb in scoring))
+    click.echo(f"scored {scored:,} customers; {fired} alert(s) fired")
+    if fired:
+        sys.exit(EXIT_ALERT)
 
 
 def _metrics_text(metrics: dict[str, float]) -> str:
