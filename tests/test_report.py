@@ -295,3 +295,20 @@ def test_markup_injected_through_a_parameter_and_a_data_value_cannot_run(injecte
     # the header shows the parameter as text a reader can see, not as markup
     assert "&lt;script&gt;document.title=&#x27;x&#x27;&lt;/script&gt;" in page
     assert "B2B" in page  # the harmless value still shows
+
+
+def test_the_index_draws_each_specs_key_metrics_across_its_finished_runs(tmp_path):
+    from churnlab.report import trend_table
+
+    root = tmp_path / "runs"
+    for i, (status, rate) in enumerate([("FINISHED", 0.05), ("FINISHED", 0.07), ("FAILED", 0.5)]):
+        folder = root / f"weekly_{i}"
+        folder.mkdir(parents=True)
+        run, nb = _records(folder)
+        nb = NotebookRecord(**{**nb.__dict__, "metrics": {"churn_rate": rate}})
+        write_record(RunRecord(**{**run.__dict__, "name": folder.name, "spec_name": "weekly", "status": status,
+                                  "started": f"2026-01-0{i + 1}T06:00:00", "notebooks": (nb,)}))
+    trend = trend_table(list_runs(root))
+    assert list(trend["value"]) == [0.05, 0.07]  # the failed run's number is not a trend point
+    page = render_index(list_runs(root), root / "index.html").read_text()
+    assert "weekly: key metrics across runs" in page and "data:image/png;base64," in page

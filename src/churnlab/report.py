@@ -14,8 +14,10 @@ same in the browser (defence in depth behind the escaping of every value the hea
 
 from __future__ import annotations
 
+import base64
 import copy
 import html
+import io
 import json
 import os
 import re
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from churnlab.present import SUMMARY_ROLE, KeyMetric, key_metric
@@ -33,8 +36,8 @@ from churnlab.record import NotebookRecord, RunRecord
 from churnlab.sanitize import sanitize_html
 
 __all__ = [
-    "FailedCell", "failed_cell", "pop_summary", "render_notebook", "render_index", "strip_external_scripts",
-    "INDEX_FILE",
+    "FailedCell", "failed_cell", "pop_summary", "trend_table", "render_notebook", "render_index",
+    "strip_external_scripts", "INDEX_FILE",
 ]
 
 INDEX_FILE = "index.html"
@@ -264,6 +267,51 @@ def render_notebook(executed: str | Path, target: str | Path, run: RunRecord, no
     return path
 
 
+#: Metrics drawn per spec in the index's trend figure, and the fewest finished runs that make a trend.
+_TREND_METRICS = 4
+_TREND_MIN_RUNS = 2
+
+
+def trend_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
+    """Return the key metrics of every finished run: ``spec, started, metric, label, format, value``.
+
+    One row per run and key metric (the spec's ``key_metrics``, at most four per spec, the first notebook that
+    logged each), the data of the index's trend figure.
+    """
+    rows = []
+    for run in runs:
+        if run.status != "FINISHED":
+            continue
+        values = run.headline()
+        for m, v in list(zip(_key_metrics(run, values), values.values(), strict=True))[:_TREND_METRICS]:
+            rows.append({"spec": run.spec_name, "started": pd.Timestamp(run.started), "metric": m.name,
+                         "label": m.label, "format": m.format, "value": float(v)})
+    return pd.DataFrame(rows, columns=["spec", "started", "metric", "label", "format", "value"])
+
+
+def _trend_figures(runs: list[RunRecord]) -> str:
+    """Inline PNG figures of each spec's key metrics across its finished runs ("" when no spec has a trend)."""
+    table = trend_table(runs)
+    if table.empty:
+        return ""
+    from churnlab.plots.overview import plot_metric_trends
+
+    parts = []
+    for spec, frame in table.groupby("spec", sort=True):
+        if frame["started"].nunique() < _TREND_MIN_RUNS:
+            continue
+        fig = plot_metric_trends(frame, title=f"{spec}: key metrics over {frame['started'].nunique()} runs")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        data = base64.b64encode(buffer.getvalue()).decode()
+        parts.append(f'<figure><img alt="{_e(spec)}: key metrics across runs" src="data:image/png;base64,{data}">'
+                     "</figure>")
+    return f'<h2>Trends</h2>{"".join(parts)}' if parts else ""
+
+
 def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
     """Write the index page: one row per run (newest first) with status, key metrics and report links.
 
@@ -275,6 +323,7 @@ def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
         The HTML file to write, normally ``runs/index.html``; links are relative to its folder.
     """
     target = Path(target)
+    runs = list(runs)
     rows = []
     for run in sorted(runs, key=lambda r: (r.started, r.name), reverse=True):
         folder = Path(run.folder)
@@ -300,7 +349,8 @@ def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>churnlab runs</title>'
         f'<style>{_css()}</style></head><body><div class="cl-index-page"><h1>churnlab runs</h1>'
-        '<table class="cl-index"><tr><th>run</th><th>date</th><th>status</th><th>data</th>'
+        + _trend_figures(runs)
+        + '<h2>Runs</h2><table class="cl-index"><tr><th>run</th><th>date</th><th>status</th><th>data</th>'
         f"<th>key metrics</th><th>reports</th></tr>{body}</table></div></body></html>"
     )
     target.parent.mkdir(parents=True, exist_ok=True)

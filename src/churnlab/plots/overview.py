@@ -84,3 +84,35 @@ def plot_segment_mix(mix: pd.DataFrame, by: str, ax=None):
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title(f"Customers by {by}")
     return ax
+
+
+def plot_metric_trends(trend: pd.DataFrame, *, title: str = ""):
+    """Small multiples of key metrics across runs: one panel per metric, run start time on x.
+
+    Parameters
+    ----------
+    trend : DataFrame
+        ``started, metric, label, format, value`` (see :func:`churnlab.report.trend_table`).
+    title : str
+        Figure title.
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib.pyplot as plt
+
+    metrics = list(dict.fromkeys(trend["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.4 * len(metrics), 2.6), squeeze=False)
+    for ax, name in zip(axes[0], metrics, strict=True):
+        rows = trend[trend["metric"] == name].sort_values("started")
+        ax.plot(rows["started"], rows["value"], marker="o", lw=1.5)
+        ax.set_title(str(rows["label"].iloc[0]), fontsize=9)
+        if rows["format"].iloc[0] in ("percent", "points"):
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+        ax.tick_params(axis="y", labelsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
