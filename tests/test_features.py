@@ -300,13 +300,35 @@ def test_purchase_only_data_gets_purchase_features_and_no_session_ones():
     assert "sessions_30d" not in f.index
 
 
-def test_snapshot_features_are_the_original_columns():
-    customers = pd.DataFrame({"customer_id": _s(["x", "y"]), "signup_at": pd.to_datetime(["2019-01-01"] * 2),
-                              "churned": [True, False], "monthly_fee": [1.0, 2.0], "contract": ["m", "y"],
-                              "tenure": [3, 4]})
-    d = Dataset("s", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot")
+def test_snapshot_features_are_the_canonical_attributes_then_the_original_columns():
+    customers = pd.DataFrame({"customer_id": _s(["x", "y"]), "signup_at": pd.to_datetime(["2019-01-01", "2019-07-01"]),
+                              "churned": [True, False], "plan": _s(["Flex", "Annual"]), "monthly_fee": [1.0, 2.0],
+                              "contract": ["m", "y"], "tenure": [3, 4]})
+    d = Dataset("s", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot",
+                metadata={"vocabulary": {"plans": ["Flex", "Annual", "Student"]}})
     f = build_features(d, make_label_times(d))
-    assert list(f.columns) == ["customer_id", "cutoff", "contract", "tenure"]
+    # the label (churned) and the keys stay out; a renamed plan and the fee reach the model
+    assert list(f.columns) == ["customer_id", "cutoff", "tenure_days", "plan", "monthly_fee", "contract", "tenure"]
+    # tenure by hand: 2019-01-01 -> 2020-01-01 is 365 days, 2019-07-01 -> 2020-01-01 is 184 days
+    assert f["tenure_days"].tolist() == [365.0, 184.0]
+    # a category with the declared plans, in the declared order (what ChurnXGBClassifier encodes)
+    assert isinstance(f["plan"].dtype, pd.CategoricalDtype)
+    assert list(f["plan"].cat.categories) == ["Flex", "Annual", "Student"] and f["plan"].tolist() == ["Flex", "Annual"]
+
+
+def test_a_snapshot_attribute_that_copies_an_original_column_is_left_out():
+    # Telco's loader sets monthly_fee = monthly_charges and signup_at = tenure months before as_of:
+    # both copies carry no information the original columns lack
+    n = 40
+    tenure = np.arange(n) % 20 + 1  # 20 distinct month counts, more than the 10 the monotone test needs
+    customers = pd.DataFrame({
+        "customer_id": _s([f"c{i}" for i in range(n)]),
+        "signup_at": T("2020-01-01") - pd.to_timedelta(tenure * 30.4375, unit="D").floor("D"),
+        "churned": [i % 3 == 0 for i in range(n)], "monthly_fee": np.linspace(20.0, 90.0, n),
+        "tenure": tenure, "monthly_charges": np.linspace(20.0, 90.0, n), "calls": (np.arange(n) * 7) % 11})
+    d = Dataset("t", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot")
+    f = build_features(d, make_label_times(d))
+    assert list(f.columns) == ["customer_id", "cutoff", "tenure", "monthly_charges", "calls"]
 
 
 # ---------------------------------------------------------------- engines and where tables lie
