@@ -331,6 +331,64 @@ def test_a_snapshot_attribute_that_copies_an_original_column_is_left_out():
     assert list(f.columns) == ["customer_id", "cutoff", "tenure", "monthly_charges", "calls"]
 
 
+# ---------------------------------------------------------------- a dataset's own vocabulary
+
+#: The hand dataset's values renamed into a vocabulary of its own (a quote, an accent, spaces, case).
+OWN_CATEGORIES = {"technical": "it's broken", "financial": "Billing", "emotional": "Réclamation"}
+OWN_CHANNELS = {"email": "e-mail", "push": "SMS"}
+OWN_STAGES = {"signup": "Sign up", "activation": "Activation"}
+OWN_VOCABULARY = {"ticket_categories": list(OWN_CATEGORIES.values()),
+                  "message_channels": ["e-mail", "SMS", "WhatsApp"], "email_channels": ["e-mail"],
+                  "funnel_stages": ["visit", "demo call", "Sign up", "Activation"]}
+#: Feature of the hand dataset -> the same feature under the own vocabulary's column names.
+RENAMED = {"tickets_technical_90d": "tickets_it_s_broken_90d", "tickets_financial_90d": "tickets_billing_90d",
+           "tickets_emotional_90d": "tickets_reclamation_90d", "tickets_financial_30d": "tickets_billing_30d",
+           "push_open_rate_30d": "sms_open_rate_30d"}
+
+
+def own_vocabulary_dataset(ds: Dataset) -> Dataset:
+    tables = dict(ds.tables)
+    tables["tickets"] = ds["tickets"].assign(category=ds["tickets"]["category"].map(OWN_CATEGORIES).astype("string"))
+    tables["messages"] = ds["messages"].assign(channel=ds["messages"]["channel"].map(OWN_CHANNELS).astype("string"))
+    tables["funnel"] = ds["funnel"].assign(stage=ds["funnel"]["stage"].map(OWN_STAGES).astype("string"))
+    return Dataset("own", tables, as_of=ds.as_of, source="test", metadata={"vocabulary": OWN_VOCABULARY})
+
+
+def test_features_follow_the_datasets_own_categories_channels_and_stages(ds, feats):
+    own = own_vocabulary_dataset(ds)
+    assert validate(own).ok, str(validate(own))
+    got = build_features(own, make_label_times(own, [CUT])).set_index("customer_id")
+    # the same events under other names give the same values (the hand counts above) under slugged names;
+    # WhatsApp sent nothing: its open rate is undefined (NaN), not 0
+    expected = feats.rename(columns=RENAMED)
+    assert list(got.columns.drop("whatsapp_open_rate_30d")) == list(expected.columns)
+    pd.testing.assert_frame_equal(got.drop(columns="whatsapp_open_rate_30d"), expected, check_exact=True)
+    assert got["whatsapp_open_rate_30d"].isna().all()
+    # by hand: a's billing ticket t2 opened 03-30 is within 30 days; its technical t1 (03-01) and t4 (03-10)
+    assert got.loc["a", "tickets_billing_30d"] == 1 and got.loc["a", "tickets_it_s_broken_90d"] == 2
+    for col in ("tickets_it_s_broken_90d", "tickets_billing_30d", "sms_open_rate_30d", "whatsapp_open_rate_30d"):
+        assert describe_feature(col, 1.0) != f"{col} = 1", col
+
+
+def test_the_ibis_path_reads_the_same_vocabulary_as_the_sql(ds):
+    import ibis
+
+    own = own_vocabulary_dataset(ds)
+    lt = make_label_times(own, [CUT])
+    pd.testing.assert_frame_equal(build_features(own, lt, backend=ibis.duckdb.connect()), build_features(own, lt),
+                                  check_exact=True)
+
+
+def test_vocabulary_values_that_name_one_column_are_refused():
+    from churnlab.features import feature_vocabulary
+    from churnlab.vocabulary import Vocabulary
+
+    with pytest.raises(SchemaError, match=r"^vocabulary\.ticket_categories: 'Bug!' and 'bug' give the same"):
+        feature_vocabulary(Vocabulary.from_mapping({"ticket_categories": ["bug", "Bug!"]}))
+    with pytest.raises(SchemaError, match="'No FCR' and a built-in feature"):
+        feature_vocabulary(Vocabulary.from_mapping({"ticket_categories": ["No FCR"]}))
+
+
 # ---------------------------------------------------------------- engines and where tables lie
 
 

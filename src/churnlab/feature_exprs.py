@@ -71,7 +71,8 @@ def _rate(numerator, denominator):
 
 
 def _days_since(last, cutoff):
-    return (cutoff.epoch_seconds() - last.epoch_seconds()) / _DAY
+    # as a double before dividing: Spark SQL reads the literal 86400.0 as a DECIMAL and would round
+    return (cutoff.epoch_seconds() - last.epoch_seconds()).cast("float64") / _DAY
 
 
 def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[int], include_cutoff: bool):

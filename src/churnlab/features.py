@@ -600,7 +600,8 @@ MAY_BE_MISSING = frozenset({"email_open_rate_14d", "email_open_rate_30d", "email
 def _fill_defaults(out: pd.DataFrame) -> None:
     """Fill counts with no rows with 0 and "days since" with no event with tenure (in place, our own frame)."""
     for col in out.columns:
-        if col in KEY_COLUMNS or col in MAY_BE_MISSING or out[col].dtype != "float64":
+        if col in KEY_COLUMNS or col in MAY_BE_MISSING or out[col].dtype != "float64" or _CHANNEL_RE.match(col):
+            # an open rate of any channel is undefined (missing) when nothing was sent
             continue
         if col.startswith("days_since"):
             out[col] = out[col].fillna(out["tenure_days"])
