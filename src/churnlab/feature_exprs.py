@@ -3,7 +3,10 @@
 :func:`churnlab.features.build_features` runs the hand-written DuckDB SQL of
 :mod:`churnlab.feature_sql` by default; when it is given an ibis backend (``backend=``), the same
 families are built here as ibis expressions over the pandas tables (uploaded as ``ibis.memtable``)
-and run on that backend. Both give the same values (``tests/test_features.py`` runs both on DuckDB).
+and run on that backend. Both give the same values (``tests/test_features.py`` runs both on DuckDB;
+``tests/test_spark_features.py`` runs these on local PySpark). On Spark, ``epoch_seconds`` is
+``UNIX_TIMESTAMP`` (whole seconds): days-since features of timestamps with fractions of a second differ
+from DuckDB's by less than a second.
 OPINIONS.md, "Feature engine: hand-written DuckDB SQL, ibis for other backends".
 """
 
