@@ -300,13 +300,93 @@ def test_purchase_only_data_gets_purchase_features_and_no_session_ones():
     assert "sessions_30d" not in f.index
 
 
-def test_snapshot_features_are_the_original_columns():
-    customers = pd.DataFrame({"customer_id": _s(["x", "y"]), "signup_at": pd.to_datetime(["2019-01-01"] * 2),
-                              "churned": [True, False], "monthly_fee": [1.0, 2.0], "contract": ["m", "y"],
-                              "tenure": [3, 4]})
-    d = Dataset("s", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot")
+def test_snapshot_features_are_the_canonical_attributes_then_the_original_columns():
+    customers = pd.DataFrame({"customer_id": _s(["x", "y"]), "signup_at": pd.to_datetime(["2019-01-01", "2019-07-01"]),
+                              "churned": [True, False], "plan": _s(["Flex", "Annual"]), "monthly_fee": [1.0, 2.0],
+                              "contract": ["m", "y"], "tenure": [3, 4]})
+    d = Dataset("s", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot",
+                metadata={"vocabulary": {"plans": ["Flex", "Annual", "Student"]}})
     f = build_features(d, make_label_times(d))
-    assert list(f.columns) == ["customer_id", "cutoff", "contract", "tenure"]
+    # the label (churned) and the keys stay out; a renamed plan and the fee reach the model
+    assert list(f.columns) == ["customer_id", "cutoff", "tenure_days", "plan", "monthly_fee", "contract", "tenure"]
+    # tenure by hand: 2019-01-01 -> 2020-01-01 is 365 days, 2019-07-01 -> 2020-01-01 is 184 days
+    assert f["tenure_days"].tolist() == [365.0, 184.0]
+    # a category with the declared plans, in the declared order (what ChurnXGBClassifier encodes)
+    assert isinstance(f["plan"].dtype, pd.CategoricalDtype)
+    assert list(f["plan"].cat.categories) == ["Flex", "Annual", "Student"] and f["plan"].tolist() == ["Flex", "Annual"]
+
+
+def test_a_snapshot_attribute_that_copies_an_original_column_is_left_out():
+    # Telco's loader sets monthly_fee = monthly_charges and signup_at = tenure months before as_of:
+    # both copies carry no information the original columns lack
+    n = 40
+    tenure = np.arange(n) % 20 + 1  # 20 distinct month counts, more than the 10 the monotone test needs
+    customers = pd.DataFrame({
+        "customer_id": _s([f"c{i}" for i in range(n)]),
+        "signup_at": T("2020-01-01") - pd.to_timedelta(tenure * 30.4375, unit="D").floor("D"),
+        "churned": [i % 3 == 0 for i in range(n)], "monthly_fee": np.linspace(20.0, 90.0, n),
+        "tenure": tenure, "monthly_charges": np.linspace(20.0, 90.0, n), "calls": (np.arange(n) * 7) % 11})
+    d = Dataset("t", {"customers": customers}, as_of=T("2020-01-01"), source="test", kind="snapshot")
+    f = build_features(d, make_label_times(d))
+    assert list(f.columns) == ["customer_id", "cutoff", "tenure", "monthly_charges", "calls"]
+
+
+# ---------------------------------------------------------------- a dataset's own vocabulary
+
+#: The hand dataset's values renamed into a vocabulary of its own (a quote, an accent, spaces, case).
+OWN_CATEGORIES = {"technical": "it's broken", "financial": "Billing", "emotional": "Réclamation"}
+OWN_CHANNELS = {"email": "e-mail", "push": "SMS"}
+OWN_STAGES = {"signup": "Sign up", "activation": "Activation"}
+OWN_VOCABULARY = {"ticket_categories": list(OWN_CATEGORIES.values()),
+                  "message_channels": ["e-mail", "SMS", "WhatsApp"], "email_channels": ["e-mail"],
+                  "funnel_stages": ["visit", "demo call", "Sign up", "Activation"]}
+#: Feature of the hand dataset -> the same feature under the own vocabulary's column names.
+RENAMED = {"tickets_technical_90d": "tickets_it_s_broken_90d", "tickets_financial_90d": "tickets_billing_90d",
+           "tickets_emotional_90d": "tickets_reclamation_90d", "tickets_financial_30d": "tickets_billing_30d",
+           "push_open_rate_30d": "sms_open_rate_30d"}
+
+
+def own_vocabulary_dataset(ds: Dataset) -> Dataset:
+    tables = dict(ds.tables)
+    tables["tickets"] = ds["tickets"].assign(category=ds["tickets"]["category"].map(OWN_CATEGORIES).astype("string"))
+    tables["messages"] = ds["messages"].assign(channel=ds["messages"]["channel"].map(OWN_CHANNELS).astype("string"))
+    tables["funnel"] = ds["funnel"].assign(stage=ds["funnel"]["stage"].map(OWN_STAGES).astype("string"))
+    return Dataset("own", tables, as_of=ds.as_of, source="test", metadata={"vocabulary": OWN_VOCABULARY})
+
+
+def test_features_follow_the_datasets_own_categories_channels_and_stages(ds, feats):
+    own = own_vocabulary_dataset(ds)
+    assert validate(own).ok, str(validate(own))
+    got = build_features(own, make_label_times(own, [CUT])).set_index("customer_id")
+    # the same events under other names give the same values (the hand counts above) under slugged names;
+    # WhatsApp sent nothing: its open rate is undefined (NaN), not 0
+    expected = feats.rename(columns=RENAMED)
+    assert list(got.columns.drop("whatsapp_open_rate_30d")) == list(expected.columns)
+    pd.testing.assert_frame_equal(got.drop(columns="whatsapp_open_rate_30d"), expected, check_exact=True)
+    assert got["whatsapp_open_rate_30d"].isna().all()
+    # by hand: a's billing ticket t2 opened 03-30 is within 30 days; its technical t1 (03-01) and t4 (03-10)
+    assert got.loc["a", "tickets_billing_30d"] == 1 and got.loc["a", "tickets_it_s_broken_90d"] == 2
+    for col in ("tickets_it_s_broken_90d", "tickets_billing_30d", "sms_open_rate_30d", "whatsapp_open_rate_30d"):
+        assert describe_feature(col, 1.0) != f"{col} = 1", col
+
+
+def test_the_ibis_path_reads_the_same_vocabulary_as_the_sql(ds):
+    import ibis
+
+    own = own_vocabulary_dataset(ds)
+    lt = make_label_times(own, [CUT])
+    pd.testing.assert_frame_equal(build_features(own, lt, backend=ibis.duckdb.connect()), build_features(own, lt),
+                                  check_exact=True)
+
+
+def test_vocabulary_values_that_name_one_column_are_refused():
+    from churnlab.features import feature_vocabulary
+    from churnlab.vocabulary import Vocabulary
+
+    with pytest.raises(SchemaError, match=r"^vocabulary\.ticket_categories: 'Bug!' and 'bug' give the same"):
+        feature_vocabulary(Vocabulary.from_mapping({"ticket_categories": ["bug", "Bug!"]}))
+    with pytest.raises(SchemaError, match="'No FCR' and a built-in feature"):
+        feature_vocabulary(Vocabulary.from_mapping({"ticket_categories": ["No FCR"]}))
 
 
 # ---------------------------------------------------------------- engines and where tables lie

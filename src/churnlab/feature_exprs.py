@@ -3,7 +3,10 @@
 :func:`churnlab.features.build_features` runs the hand-written DuckDB SQL of
 :mod:`churnlab.feature_sql` by default; when it is given an ibis backend (``backend=``), the same
 families are built here as ibis expressions over the pandas tables (uploaded as ``ibis.memtable``)
-and run on that backend. Both give the same values (``tests/test_features.py`` runs both on DuckDB).
+and run on that backend. Both give the same values (``tests/test_features.py`` runs both on DuckDB;
+``tests/test_spark_features.py`` runs these on local PySpark). On Spark, ``epoch_seconds`` is
+``UNIX_TIMESTAMP`` (whole seconds): days-since features of timestamps with fractions of a second differ
+from DuckDB's by less than a second.
 OPINIONS.md, "Feature engine: hand-written DuckDB SQL, ibis for other backends".
 """
 
@@ -17,7 +20,15 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.engine import is_lazy
 from churnlab.errors import AnalysisError
-from churnlab.features import ACTIVATION_DAYS, LOW_CSAT, OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS, SLOW_TICKET_HOURS
+from churnlab.features import (
+    ACTIVATION_DAYS,
+    LOW_CSAT,
+    OPEN_SETTLE_DAYS,
+    REDEEM_SETTLE_DAYS,
+    SLOW_TICKET_HOURS,
+    FeatureVocabulary,
+    feature_vocabulary,
+)
 from churnlab.schema import require_columns
 
 __all__ = ["build_ibis_features"]
@@ -63,7 +74,8 @@ def _rate(numerator, denominator):
 
 
 def _days_since(last, cutoff):
-    return (cutoff.epoch_seconds() - last.epoch_seconds()) / _DAY
+    # as a double before dividing: Spark SQL reads the literal 86400.0 as a DECIMAL and would round
+    return (cutoff.epoch_seconds() - last.epoch_seconds()).cast("float64") / _DAY
 
 
 def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[int], include_cutoff: bool):
@@ -116,7 +128,7 @@ def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[in
     return g.drop(*[c for c in g.columns if c.startswith("_")])
 
 
-def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool, vocab: FeatureVocabulary):
     tickets = tables["tickets"]
     require_columns(tickets, [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"], table="tickets")
     import ibis
@@ -136,11 +148,13 @@ def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     resolved90 = resolved & (resolved_ts >= j[C.CUTOFF].epoch_seconds() - 90 * _DAY)
     aggs = {
         "tickets_90d": _count(w90),
-        **{f"tickets_{cat}_90d": _count(w90 & (j.category == cat)) for cat in C.TICKET_CATEGORIES},
-        "tickets_financial_30d": _count(_in_window(j, "opened_at", 30) & (j.category == "financial")),
-        "unresolved_tickets": _count(~resolved),
-        "ticket_csat_mean": j.csat.mean(where=w90 & resolved & j.csat.notnull()).cast("float64"),
+        **{f"tickets_{slug}_90d": _count(w90 & (j.category == cat)) for slug, cat in vocab.ticket_categories},
     }
+    if vocab.billing_category is not None:
+        slug, cat = vocab.billing_category
+        aggs[f"tickets_{slug}_30d"] = _count(_in_window(j, "opened_at", 30) & (j.category == cat))
+    aggs["unresolved_tickets"] = _count(~resolved)
+    aggs["ticket_csat_mean"] = j.csat.mean(where=w90 & resolved & j.csat.notnull()).cast("float64")
     if "first_contact_resolution" in tickets.columns:
         no_fcr = j.first_contact_resolution == 0.0
         slow = j.hours_to_resolve > SLOW_TICKET_HOURS
@@ -152,7 +166,7 @@ def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
 
 
-def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool, vocab: FeatureVocabulary):
     messages = tables["messages"]
     require_columns(messages, [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"], table="messages")
     cols = [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"]
@@ -169,33 +183,35 @@ def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
     j = _joined(keys, t, "sent_at", include_cutoff)
     # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
     settled = ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
-    email = (j.channel == "email") & settled
-    push = (j.channel == "push") & settled
+    # email-like channels are pooled into the email rates; every other channel gets its own open rate
+    email = j.channel.isin(list(vocab.email_channels)) & settled
+    others = {slug: (j.channel == channel) & settled for slug, channel in vocab.other_channels}
     w14, w30, w90, w120 = (_in_window(j, "sent_at", d) for d in (14, 30, 90, 120))
     prev = w120 & ~w30
-    aggs = {
-        "_sent14": _count(email & w14),
-        "_open14": j.opened.sum(where=email & w14),
-        "_sent30": _count(email & w30),
-        "_open30": j.opened.sum(where=email & w30),
-        "_sent90": _count(email & w90),
-        "_open90": j.opened.sum(where=email & w90),
-        "_push30": _count(push & w30),
-        "_pushopen30": j.opened.sum(where=push & w30),
-        "_sentprev": _count(email & prev),
-        "_openprev": j.opened.sum(where=email & prev),
-        "unsubscribed": j.unsubscribed.max().cast("float64"),
-        "unsubscribed_30d": j.unsubscribed.max(where=w30).cast("float64"),
-    }
+    aggs = {}
+    if vocab.email_channels:
+        aggs.update({"_sent14": _count(email & w14), "_open14": j.opened.sum(where=email & w14),
+                     "_sent30": _count(email & w30), "_open30": j.opened.sum(where=email & w30),
+                     "_sent90": _count(email & w90), "_open90": j.opened.sum(where=email & w90),
+                     "_sentprev": _count(email & prev), "_openprev": j.opened.sum(where=email & prev)})
+    for i, cond in enumerate(others.values()):
+        aggs[f"_other{i}"] = _count(cond & w30)
+        aggs[f"_otheropen{i}"] = j.opened.sum(where=cond & w30)
+    aggs["unsubscribed"] = j.unsubscribed.max().cast("float64")
+    aggs["unsubscribed_30d"] = j.unsubscribed.max(where=w30).cast("float64")
     if has_redeemed:
         promo90 = (j.kind == "promo") & _in_window(j, "sent_at", 90) & ~_in_window(j, "sent_at", REDEEM_SETTLE_DAYS)
         aggs["_promo90"] = _count(promo90)
         aggs["_redeem90"] = j.redeemed.sum(where=promo90)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(**aggs)
-    rate30 = _rate(g._open30, g._sent30)
-    g = g.mutate(email_open_rate_14d=_rate(g._open14, g._sent14), email_open_rate_30d=rate30,
-                 email_open_rate_drop=_rate(g._openprev, g._sentprev) - rate30,
-                 email_open_rate_90d=_rate(g._open90, g._sent90), push_open_rate_30d=_rate(g._pushopen30, g._push30))
+    if vocab.email_channels:
+        rate30 = _rate(g._open30, g._sent30)
+        g = g.mutate(email_open_rate_14d=_rate(g._open14, g._sent14), email_open_rate_30d=rate30,
+                     email_open_rate_drop=_rate(g._openprev, g._sentprev) - rate30,
+                     email_open_rate_90d=_rate(g._open90, g._sent90))
+    if others:
+        g = g.mutate(**{f"{slug}_open_rate_30d": _rate(g[f"_otheropen{i}"], g[f"_other{i}"])
+                        for i, slug in enumerate(others)})
     if has_redeemed:
         g = g.mutate(promo_redeem_rate_90d=_rate(g._redeem90, g._promo90))
     return g.drop(*[c for c in g.columns if c.startswith("_")])
@@ -262,29 +278,35 @@ def _survey_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     return g.mutate(days_since_last_nps=_days_since(g._last_nps_at, g[C.CUTOFF])).drop("_last_nps_at")
 
 
-def _funnel_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
+def _funnel_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool, vocab: FeatureVocabulary):
     funnel = tables["funnel"]
     require_columns(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], table="funnel")
-    if not (funnel["stage"] == "activation").any():
+    if vocab.funnel is None:
+        return None
+    start, activation = vocab.funnel
+    if not (funnel["stage"] == activation).any():
         return None
     import ibis
 
     frame = _ns(funnel[[C.CUSTOMER_ID, "stage", "reached_at"]], ["reached_at"])
     j = _joined(keys, ibis.memtable(frame), "reached_at", include_cutoff)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
-        _signup=j.reached_at.min(where=j.stage == "signup"), _act=j.reached_at.min(where=j.stage == "activation"))
+        _signup=j.reached_at.min(where=j.stage == start), _act=j.reached_at.min(where=j.stage == activation))
     quick = g._act.notnull() & g._signup.notnull() & (
         g._act.epoch_seconds() - g._signup.epoch_seconds() <= ACTIVATION_DAYS * _DAY)
     return g.mutate(activated_14d=quick.ifelse(1.0, 0.0)).drop("_signup", "_act")
 
 
 
-_FAMILIES = (("tickets", _ticket_family), ("messages", _message_family), ("payments", _payment_family),
-             ("contacts", _contact_family), ("surveys", _survey_family), ("funnel", _funnel_family))
+#: Families that read the dataset's vocabulary (ticket categories, message channels, funnel stages).
+_FAMILIES = (("tickets", _ticket_family, True), ("messages", _message_family, True),
+             ("payments", _payment_family, False), ("contacts", _contact_family, False),
+             ("surveys", _survey_family, False), ("funnel", _funnel_family, True))
 
 
 def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, windows: Sequence[int],
-                        include_cutoff: bool, backend) -> dict[str, np.ndarray]:
+                        include_cutoff: bool, backend,
+                        vocabulary: FeatureVocabulary | None = None) -> dict[str, np.ndarray]:
     """Compute every event-level feature family the tables allow as ibis expressions on ``backend``.
 
     Parameters
@@ -299,6 +321,8 @@ def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, 
         Whether rows stamped exactly at the cutoff are observed.
     backend : ibis backend
         Where the expressions run (``ibis.duckdb.connect()``, ``ibis.pyspark.connect(session)``).
+    vocabulary : FeatureVocabulary, optional
+        Ticket categories, message channels and funnel stages (default the synthetic world's).
 
     Returns
     -------
@@ -323,9 +347,11 @@ def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, 
     exprs = []
     if "events" in tables:
         exprs.append(_event_family(keys, tables, windows, include_cutoff))
-    for table, fn in _FAMILIES:
+    vocab = vocabulary if vocabulary is not None else feature_vocabulary()
+    for table, fn, reads_vocabulary in _FAMILIES:
         if table in tables:
-            exprs.append(fn(keys, tables, include_cutoff))
+            args = (keys, tables, include_cutoff) + ((vocab,) if reads_vocabulary else ())
+            exprs.append(fn(*args))
     join_keys = keys_frame[[C.CUSTOMER_ID, C.CUTOFF]]
     out: dict[str, np.ndarray] = {}
     for expr in exprs:

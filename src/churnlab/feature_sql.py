@@ -33,7 +33,15 @@ import pandas as pd
 
 from churnlab import config as C
 from churnlab.engine import Tables, sql_string
-from churnlab.features import ACTIVATION_DAYS, LOW_CSAT, OPEN_SETTLE_DAYS, REDEEM_SETTLE_DAYS, SLOW_TICKET_HOURS
+from churnlab.features import (
+    ACTIVATION_DAYS,
+    LOW_CSAT,
+    OPEN_SETTLE_DAYS,
+    REDEEM_SETTLE_DAYS,
+    SLOW_TICKET_HOURS,
+    FeatureVocabulary,
+    feature_vocabulary,
+)
 
 __all__ = ["build_sql_features"]
 
@@ -55,6 +63,31 @@ def _filled(values, n: int, rid: np.ndarray) -> np.ndarray:
     arr = np.ma.asarray(values).astype("float64").filled(np.nan)
     out[rid] = arr
     return out
+
+
+class _Params:
+    """Named query parameters: values from the data (categories, channels, stages) are bound, never quoted.
+
+    Examples
+    --------
+    >>> p = _Params()
+    >>> p.any_of("e.channel", ["email", "o'mail"]), p.values
+    ('e.channel IN ($p0, $p1)', {'p0': 'email', 'p1': "o'mail"})
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def __call__(self, value: object) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+    def any_of(self, col: str, values: Sequence[object]) -> str:
+        """``col IN ($p.., ...)``; FALSE for no values."""
+        if not values:
+            return "FALSE"
+        return f"{col} IN ({', '.join(self(v) for v in values)})"
 
 
 def _rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -93,18 +126,20 @@ class _Engine:
         return f"SELECT i.code, {cols} FROM {view} t JOIN {self.ids} i ON {cid} = i.customer_id{cond}"
 
     def aggregate(self, name: str, table, columns: Sequence[str], ts: str, aggs: Mapping[str, str],
-                  where: str = "", source: str | None = None, since_days: int | None = None) -> dict[str, np.ndarray]:
+                  where: str = "", source: str | None = None, since_days: int | None = None,
+                  params: _Params | None = None) -> dict[str, np.ndarray]:
         """Run one family query; return each aggregate as a float array aligned with the label rows.
 
         ``source`` replaces the encoded table rows by another query over them (``code, <ts>, ...``);
-        ``since_days`` joins only rows stamped in the last that many days (a range on both sides).
+        ``since_days`` joins only rows stamped in the last that many days (a range on both sides);
+        ``params`` binds the ``$p<i>`` placeholders of ``aggs`` and ``where``.
         """
         select = ", ".join(f"CAST({expr} AS DOUBLE) AS {alias}" for alias, expr in aggs.items())
         rows = source if source is not None else self.encoded(name, table, columns, where)
         lower = f" AND e.{ts} >= k.lo{since_days}" if since_days is not None else ""
         sql = (f"SELECT k.rid, {select} FROM {self.keys} k JOIN ({rows}) e "
                f"ON k.code = e.code AND e.{ts} {self.before} k.cutoff{lower} GROUP BY k.rid")
-        res = self.con.execute(sql).fetchnumpy()
+        res = self.con.execute(sql, params.values if params is not None and params.values else None).fetchnumpy()
         rid = np.asarray(res.pop("rid"))
         return {alias: _filled(res[alias], self.n, rid) for alias in aggs}
 
@@ -197,20 +232,21 @@ def _components(eng: _Engine, events) -> dict[str, np.ndarray]:
     uses = eng.encoded("events", events, [ts, "component"], where)
     first = f"SELECT code, component, min({ts}) AS {ts} FROM ({uses}) GROUP BY code, component"
     out = eng.aggregate("events", events, [], ts, {"components_adopted": _count()}, source=first)
+    params = _Params()
     if len(names) <= _MAX_MASK_BITS:
-        cases = " ".join(f"WHEN {sql_string(c)} THEN {i}" for i, c in enumerate(names))
+        cases = " ".join(f"WHEN {params(c)} THEN {i}" for i, c in enumerate(names))
         recent = f"bit_count(bit_or(CAST(1 AS UBIGINT) << CAST(CASE e.component {cases} END AS UBIGINT)))"
     else:
         recent = "count(DISTINCT e.component)"
     got = eng.aggregate("events", events, [ts, "component"], ts, {"_components_recent": recent}, where=where,
-                        since_days=30)
+                        since_days=30, params=params)
     # rows with uses but none in the last 30 days used no component lately
     out["_components_recent"] = np.where(np.isnan(got["_components_recent"]) & ~np.isnan(out["components_adopted"]),
                                          0.0, got["_components_recent"])
     return out
 
 
-def _tickets(eng: _Engine, tickets) -> dict[str, np.ndarray]:
+def _tickets(eng: _Engine, tickets, vocab: FeatureVocabulary) -> dict[str, np.ndarray]:
     cols = [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]
     eng.t.require("tickets", tickets, cols)
     has_fcr = "first_contact_resolution" in eng.t.types("tickets", tickets)
@@ -219,12 +255,15 @@ def _tickets(eng: _Engine, tickets) -> dict[str, np.ndarray]:
     resolved = f"(e.hours_to_resolve IS NOT NULL AND {done} <= {cut})"
     resolved90 = f"({resolved} AND {done} >= {cut} - {90 * _DAY})"
     w90, w30 = "e.opened_at >= k.lo90", "e.opened_at >= k.lo30"
+    p = _Params()
     aggs = {"tickets_90d": _count(w90),
-            **{f"tickets_{cat}_90d": _count(f"{w90} AND e.category = {sql_string(cat)}")
-               for cat in C.TICKET_CATEGORIES},
-            "tickets_financial_30d": _count(f"{w30} AND e.category = 'financial'"),
-            "unresolved_tickets": _count(f"NOT {resolved}"),
-            "ticket_csat_mean": f"avg(e.csat) FILTER (WHERE {w90} AND {resolved} AND e.csat IS NOT NULL)"}
+            **{f"tickets_{slug}_90d": _count(f"{w90} AND e.category = {p(cat)}")
+               for slug, cat in vocab.ticket_categories}}
+    if vocab.billing_category is not None:
+        slug, cat = vocab.billing_category
+        aggs[f"tickets_{slug}_30d"] = _count(f"{w30} AND e.category = {p(cat)}")
+    aggs.update({"unresolved_tickets": _count(f"NOT {resolved}"),
+                 "ticket_csat_mean": f"avg(e.csat) FILTER (WHERE {w90} AND {resolved} AND e.csat IS NOT NULL)"})
     if has_fcr:
         no_fcr = "(CAST(e.first_contact_resolution AS DOUBLE) = 0.0)"
         bad = (f"(({no_fcr} AND e.hours_to_resolve > {SLOW_TICKET_HOURS}) OR "
@@ -233,36 +272,48 @@ def _tickets(eng: _Engine, tickets) -> dict[str, np.ndarray]:
         aggs["bad_tickets_90d"] = _count(f"{resolved90} AND {bad}")
         aggs["bad_tickets_30d"] = _count(f"{resolved} AND {done} >= {cut} - {30 * _DAY} AND {bad}")
     cols = cols[1:] + (["first_contact_resolution"] if has_fcr else [])
-    return eng.aggregate("tickets", tickets, cols, "opened_at", aggs)
+    return eng.aggregate("tickets", tickets, cols, "opened_at", aggs, params=p)
 
 
-def _messages(eng: _Engine, messages) -> dict[str, np.ndarray]:
+def _messages(eng: _Engine, messages, vocab: FeatureVocabulary) -> dict[str, np.ndarray]:
     cols = [C.CUSTOMER_ID, "sent_at", "channel", "kind", "opened", "unsubscribed"]
     eng.t.require("messages", messages, cols)
     has_redeemed = "redeemed" in eng.t.types("messages", messages)
     settled = f"NOT (e.sent_at >= k.lo{OPEN_SETTLE_DAYS})"
-    email, push = f"e.channel = 'email' AND {settled}", f"e.channel = 'push' AND {settled}"
+    p = _Params()
+    # email-like channels are pooled into the email rates; every other channel gets its own open rate
+    email = f"{p.any_of('e.channel', vocab.email_channels)} AND {settled}"
+    others = {slug: f"e.channel = {p(channel)} AND {settled}" for slug, channel in vocab.other_channels}
     w = {d: f"e.sent_at >= k.lo{d}" for d in (14, 30, 90, 120)}
     prev = f"{w[120]} AND NOT ({w[30]})"
     opened = "coalesce(e.opened, false)"
-    aggs = {"_sent14": _count(f"{email} AND {w[14]}"), "_open14": _count(f"{email} AND {w[14]} AND {opened}"),
-            "_sent30": _count(f"{email} AND {w[30]}"), "_open30": _count(f"{email} AND {w[30]} AND {opened}"),
-            "_sent90": _count(f"{email} AND {w[90]}"), "_open90": _count(f"{email} AND {w[90]} AND {opened}"),
-            "_push30": _count(f"{push} AND {w[30]}"), "_pushopen30": _count(f"{push} AND {w[30]} AND {opened}"),
-            "_sentprev": _count(f"{email} AND {prev}"), "_openprev": _count(f"{email} AND {prev} AND {opened}"),
-            "unsubscribed": "max(CAST(coalesce(e.unsubscribed, false) AS DOUBLE))",
-            "unsubscribed_30d": f"max(CAST(coalesce(e.unsubscribed, false) AS DOUBLE)) FILTER (WHERE {w[30]})"}
+    aggs: dict[str, str] = {}
+    if vocab.email_channels:
+        aggs.update({"_sent14": _count(f"{email} AND {w[14]}"), "_open14": _count(f"{email} AND {w[14]} AND {opened}"),
+                     "_sent30": _count(f"{email} AND {w[30]}"), "_open30": _count(f"{email} AND {w[30]} AND {opened}"),
+                     "_sent90": _count(f"{email} AND {w[90]}"), "_open90": _count(f"{email} AND {w[90]} AND {opened}")})
+    for i, cond in enumerate(others.values()):
+        aggs[f"_other{i}"] = _count(f"{cond} AND {w[30]}")
+        aggs[f"_otheropen{i}"] = _count(f"{cond} AND {w[30]} AND {opened}")
+    if vocab.email_channels:
+        aggs.update({"_sentprev": _count(f"{email} AND {prev}"),
+                     "_openprev": _count(f"{email} AND {prev} AND {opened}")})
+    aggs.update({"unsubscribed": "max(CAST(coalesce(e.unsubscribed, false) AS DOUBLE))",
+                 "unsubscribed_30d": f"max(CAST(coalesce(e.unsubscribed, false) AS DOUBLE)) FILTER (WHERE {w[30]})"})
     if has_redeemed:
         promo = f"e.kind = 'promo' AND {w[90]} AND NOT (e.sent_at >= k.lo{REDEEM_SETTLE_DAYS})"
         aggs["_promo90"] = _count(promo)
         aggs["_redeem90"] = _count(f"{promo} AND coalesce(e.redeemed, false)")
-    got = eng.aggregate("messages", messages, cols[1:] + (["redeemed"] if has_redeemed else []), "sent_at", aggs)
-    rate30 = _rate(got["_open30"], got["_sent30"])
-    out = {"unsubscribed": got["unsubscribed"], "unsubscribed_30d": got["unsubscribed_30d"],
-           "email_open_rate_14d": _rate(got["_open14"], got["_sent14"]), "email_open_rate_30d": rate30,
-           "email_open_rate_drop": _rate(got["_openprev"], got["_sentprev"]) - rate30,
-           "email_open_rate_90d": _rate(got["_open90"], got["_sent90"]),
-           "push_open_rate_30d": _rate(got["_pushopen30"], got["_push30"])}
+    got = eng.aggregate("messages", messages, cols[1:] + (["redeemed"] if has_redeemed else []), "sent_at", aggs,
+                        params=p)
+    out = {"unsubscribed": got["unsubscribed"], "unsubscribed_30d": got["unsubscribed_30d"]}
+    if vocab.email_channels:
+        rate30 = _rate(got["_open30"], got["_sent30"])
+        out.update({"email_open_rate_14d": _rate(got["_open14"], got["_sent14"]), "email_open_rate_30d": rate30,
+                    "email_open_rate_drop": _rate(got["_openprev"], got["_sentprev"]) - rate30,
+                    "email_open_rate_90d": _rate(got["_open90"], got["_sent90"])})
+    for i, slug in enumerate(others):
+        out[f"{slug}_open_rate_30d"] = _rate(got[f"_otheropen{i}"], got[f"_other{i}"])
     if has_redeemed:
         out["promo_redeem_rate_90d"] = _rate(got["_redeem90"], got["_promo90"])
     return out
@@ -315,25 +366,32 @@ def _surveys(eng: _Engine, surveys) -> dict[str, np.ndarray] | None:
     return got
 
 
-def _funnel(eng: _Engine, funnel) -> dict[str, np.ndarray] | None:
+def _funnel(eng: _Engine, funnel, vocab: FeatureVocabulary) -> dict[str, np.ndarray] | None:
     eng.t.require("funnel", funnel, [C.CUSTOMER_ID, "stage", "reached_at"])
-    view = eng.t.view("funnel", funnel)
-    if not eng.con.execute(f"SELECT coalesce(bool_or(stage = 'activation'), false) FROM {view}").fetchone()[0]:
+    if vocab.funnel is None:
         return None
+    start, activation = vocab.funnel
+    view = eng.t.view("funnel", funnel)
+    if not eng.con.execute(f"SELECT coalesce(bool_or(stage = $a), false) FROM {view}",
+                           {"a": activation}).fetchone()[0]:
+        return None
+    p = _Params()
     sql_type = eng.t.types("funnel", funnel)["reached_at"]
-    signup = _epoch("min(e.reached_at) FILTER (WHERE e.stage = 'signup')", sql_type)
-    act = _epoch("min(e.reached_at) FILTER (WHERE e.stage = 'activation')", sql_type)
+    signup = _epoch(f"min(e.reached_at) FILTER (WHERE e.stage = {p(start)})", sql_type)
+    act = _epoch(f"min(e.reached_at) FILTER (WHERE e.stage = {p(activation)})", sql_type)
     quick = f"CASE WHEN {act} IS NOT NULL AND {signup} IS NOT NULL AND {act} - {signup} <= {ACTIVATION_DAYS * _DAY} " \
             "THEN 1.0 ELSE 0.0 END"
-    return eng.aggregate("funnel", funnel, ["stage", "reached_at"], "reached_at", {"activated_14d": quick})
+    return eng.aggregate("funnel", funnel, ["stage", "reached_at"], "reached_at", {"activated_14d": quick}, params=p)
 
 
-_FAMILIES = (("tickets", _tickets), ("messages", _messages), ("payments", _payments), ("contacts", _contacts),
-             ("surveys", _surveys), ("funnel", _funnel))
+#: Families that read the dataset's vocabulary (ticket categories, message channels, funnel stages).
+_FAMILIES = (("tickets", _tickets, True), ("messages", _messages, True), ("payments", _payments, False),
+             ("contacts", _contacts, False), ("surveys", _surveys, False), ("funnel", _funnel, True))
 
 
 def build_sql_features(tables: Mapping[str, object], rows: pd.DataFrame, windows: Sequence[int], include_cutoff: bool,
-                       con, ids: tuple | None = None) -> dict[str, np.ndarray]:
+                       con, ids: tuple | None = None,
+                       vocabulary: FeatureVocabulary | None = None) -> dict[str, np.ndarray]:
     """Compute every event-level feature family the tables allow, with one DuckDB query per family.
 
     Parameters
@@ -351,6 +409,10 @@ def build_sql_features(tables: Mapping[str, object], rows: pd.DataFrame, windows
         Where the queries run.
     ids : (codes, uniques), optional
         ``pd.factorize(rows.customer_id)`` when the caller has it already.
+    vocabulary : FeatureVocabulary, optional
+        Ticket categories, message channels and funnel stages to filter on (default the synthetic
+        world's, :func:`churnlab.features.feature_vocabulary`); their values are bound as query
+        parameters.
 
     Returns
     -------
@@ -363,9 +425,10 @@ def build_sql_features(tables: Mapping[str, object], rows: pd.DataFrame, windows
     out: dict[str, np.ndarray] = {}
     if "events" in tables:
         out.update(_events(eng, tables["events"], windows))
-    for name, family in _FAMILIES:
+    vocab = vocabulary if vocabulary is not None else feature_vocabulary()
+    for name, family, reads_vocabulary in _FAMILIES:
         if name in tables:
-            got = family(eng, tables[name])
+            got = family(eng, tables[name], vocab) if reads_vocabulary else family(eng, tables[name])
             if got:
                 out.update(got)
     return out

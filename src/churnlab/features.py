@@ -20,19 +20,23 @@ customer who never had the event count from signup (they equal ``tenure_days``).
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from churnlab import config as C
-from churnlab.errors import AnalysisError
+from churnlab.errors import AnalysisError, SchemaError
 from churnlab.labels import LabelTimes, population
-from churnlab.schema import SCHEMAS, Dataset, require_columns
+from churnlab.schema import Dataset, require_columns
+from churnlab.vocabulary import Vocabulary
 
 __all__ = ["build_features", "feature_families", "describe_feature", "FEATURE_DESCRIPTIONS", "KEY_COLUMNS",
-           "CATEGORICAL_FEATURES"]
+           "CATEGORICAL_FEATURES", "FeatureVocabulary", "feature_vocabulary", "feature_slug"]
 
 #: The grain of every feature frame.
 KEY_COLUMNS = (C.CUSTOMER_ID, C.CUTOFF)
@@ -49,7 +53,9 @@ SLOW_TICKET_HOURS, LOW_CSAT = 24.0, 2.0
 ACTIVATION_DAYS = 14
 
 #: Feature name -> plain-word template formatted with ``value`` (reason codes, risk rules).
-#: Windowed count templates exist for every window; the defaults (7, 30, 90) are listed.
+#: Windowed count templates exist for every window; the defaults (7, 30, 90) are listed. Features named
+#: after a dataset's own vocabulary (``tickets_<category>_90d``, ``<channel>_open_rate_30d``) are worded
+#: from their family by :func:`describe_feature`; the entries below word the synthetic world's.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
     # events: sessions (logins)
     "days_since_last_session": "no session for {value:.0f} days",
@@ -131,6 +137,137 @@ OPEN_SETTLE_DAYS = 2
 REDEEM_SETTLE_DAYS = 14
 
 
+#: Which ticket category is the billing one (``tickets_<category>_30d``): the first whose slug is one of
+#: these. OPINIONS.md, "Feature columns from a dataset's own vocabulary".
+BILLING_CATEGORY_SLUGS = ("financial", "billing")
+#: Which funnel stage starts the onboarding clock of ``activated_14d``: the first whose slug is one of
+#: these, else the first declared stage. OPINIONS.md, "Feature columns from a dataset's own vocabulary".
+SIGNUP_STAGE_SLUGS = ("signup", "sign_up", "registration")
+
+_TICKETS_RE = re.compile(r"^tickets_([a-z0-9_]+)_(\d+)d$")
+_CHANNEL_RE = re.compile(r"^([a-z0-9_]+)_open_rate_(\d+)d$")
+
+
+def _vocabulary_template(name: str) -> str | None:
+    """Word a feature named after a vocabulary value (``tickets_billing_90d``, ``sms_open_rate_30d``)."""
+    m = _TICKETS_RE.match(name)
+    if m:
+        return f"{{value:.0f}} {m.group(1).replace('_', ' ')} tickets in {m.group(2)} days"
+    m = _CHANNEL_RE.match(name)
+    if m:
+        return f"opened {{value:.0%}} of {m.group(1).replace('_', ' ')} messages in {m.group(2)} days"
+    return None
+
+
+def feature_slug(value: object) -> str:
+    """Turn a vocabulary value into the part of a feature column name it stands for.
+
+    Lower case ASCII letters, digits and single underscores (accents are dropped, every other run of
+    characters becomes ``_``), so the column is a safe identifier in SQL, Python and MLflow.
+
+    Raises
+    ------
+    SchemaError
+        A value with no letter or digit to keep.
+
+    Examples
+    --------
+    >>> feature_slug("Billing & Payments")
+    'billing_payments'
+    >>> feature_slug("Réclamation")
+    'reclamation'
+    """
+    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    if not slug:
+        raise SchemaError(f"vocabulary: value {value!r} has no letter or digit to name a feature column by; "
+                          "expected a value with at least one ASCII letter or digit")
+    return slug
+
+
+@dataclass(frozen=True)
+class FeatureVocabulary:
+    """The vocabulary values the feature families filter on, with the column name part of each.
+
+    Parameters
+    ----------
+    ticket_categories : tuple of (slug, value)
+        One ``tickets_<slug>_90d`` column per category, in the declared order.
+    billing_category : (slug, value) or None
+        The category of ``tickets_<slug>_30d`` (billing tickets, a sign of a decision to leave).
+    email_channels : tuple of str
+        Channels pooled into the ``email_open_rate_*`` features (none: no email features).
+    other_channels : tuple of (slug, value)
+        One ``<slug>_open_rate_30d`` column per other message channel.
+    funnel : (start stage, activation stage) or None
+        The stages of ``activated_14d``; None when the funnel has no activation stage.
+    """
+
+    ticket_categories: tuple[tuple[str, str], ...]
+    billing_category: tuple[str, str] | None
+    email_channels: tuple[str, ...]
+    other_channels: tuple[tuple[str, str], ...]
+    funnel: tuple[str, str] | None
+
+
+def _slugged(values: Sequence, entry: str, taken: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:
+    """``(slug, value)`` per value; two values with one slug (or a slug already used) raise SchemaError."""
+    seen = {s: None for s in taken}
+    out = []
+    for v in values:
+        slug = feature_slug(v)
+        if slug in seen:
+            other = "a built-in feature" if seen[slug] is None else repr(seen[slug])
+            raise SchemaError(f"vocabulary.{entry}: {v!r} and {other} give the same feature column part {slug!r}; "
+                              "expected values that differ in more than case and punctuation")
+        seen[slug] = v
+        out.append((slug, str(v)))
+    return tuple(out)
+
+
+def feature_vocabulary(vocabulary: Vocabulary | Dataset | None = None) -> FeatureVocabulary:
+    """Derive the feature families' categories, channels and stages from a dataset's vocabulary.
+
+    Parameters
+    ----------
+    vocabulary : Vocabulary or Dataset, optional
+        Default the synthetic world's (:class:`churnlab.vocabulary.Vocabulary` defaults).
+
+    Returns
+    -------
+    FeatureVocabulary
+
+    Raises
+    ------
+    SchemaError
+        Two values of one entry that name the same column, or a value that would name a built-in
+        feature (a ticket category ``no fcr``, a channel ``email`` that is not email-like).
+
+    Examples
+    --------
+    >>> fv = feature_vocabulary(Vocabulary.from_mapping({"message_channels": ["email", "SMS", "WhatsApp"],
+    ...                                                  "funnel_stages": ["visit", "demo call", "activation"]}))
+    >>> fv.other_channels, fv.funnel
+    ((('sms', 'SMS'), ('whatsapp', 'WhatsApp')), ('visit', 'activation'))
+    """
+    from churnlab.patterns.usage import activation_stage
+
+    if isinstance(vocabulary, Dataset):
+        vocabulary = vocabulary.vocabularies
+    vocabulary = vocabulary if vocabulary is not None else Vocabulary()
+    categories = _slugged(vocabulary.ticket_categories, "ticket_categories", taken=("no_fcr",))
+    billing = next((c for c in categories if c[0] in BILLING_CATEGORY_SLUGS), None)
+    email = tuple(str(c) for c in vocabulary.email_channels)
+    others = _slugged([c for c in vocabulary.message_channels if c not in vocabulary.email_channels],
+                      "message_channels", taken=("email",))
+    stages = tuple(str(s) for s in vocabulary.funnel_stages)
+    activation = activation_stage(stages)
+    start = next((s for s in stages if re.sub(r"[\s-]+", "_", s.strip().lower()) in SIGNUP_STAGE_SLUGS),
+                 stages[0] if stages else None)
+    funnel = (start, activation) if activation is not None and start is not None and start != activation else None
+    return FeatureVocabulary(categories, billing, email, others, funnel)
+
+
 def describe_feature(name: str, value: object) -> str:
     """Say a feature value in plain words, e.g. ``no session for 24 days``.
 
@@ -153,6 +290,8 @@ def describe_feature(name: str, value: object) -> str:
         stem, _, window = name.rpartition("_")
         if stem in _GENERIC_WINDOWED and window.endswith("d") and window[:-1].isdigit():
             template = f"{{value:.0f}} {_GENERIC_WINDOWED[stem]} in the last {window[:-1]} days"
+    if template is None:
+        template = _vocabulary_template(name)
     if template is None:
         shown = f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
         return f"{name} = {shown}"
@@ -195,6 +334,10 @@ def _small_table(dataset: Dataset, name: str) -> pd.DataFrame:
     return tables.con.execute(f"SELECT * FROM {tables.view(name, table)}").df()
 
 
+#: The canonical customer columns :func:`_customer_family` turns into features.
+_CANONICAL_ATTRIBUTES = frozenset({"plan", "segment", "region", "channel", "monthly_fee", "do_not_disturb"})
+
+
 def _customer_family(rows: pd.DataFrame, dataset: Dataset, codes: np.ndarray, uniques) -> pd.DataFrame:
     """Look up customer attributes per label row; ``codes`` index ``uniques``, the distinct ids of ``rows``."""
     customers = _small_table(dataset, "customers")
@@ -220,19 +363,89 @@ def _customer_family(rows: pd.DataFrame, dataset: Dataset, codes: np.ndarray, un
     return out
 
 
-def _snapshot_features(rows: pd.DataFrame, dataset: Dataset) -> pd.DataFrame:
-    customers = dataset["customers"]
-    canonical = {c.name for c in SCHEMAS["customers"].columns}
-    original = [c for c in customers.columns if c not in canonical]
-    if not original:
-        raise AnalysisError(f"build_features: snapshot dataset {dataset.name!r} has no original customer columns")
+#: Customer columns a snapshot's model never sees: keys, the label and ids of people.
+_SNAPSHOT_EXCLUDED = frozenset({C.CUSTOMER_ID, C.SIGNUP_AT, "churned", "account_manager"})
+
+
+#: Distinct values a canonical attribute needs before a monotone relation to an original column marks it
+#: as a copy (:func:`_redundant_with`).
+_MONOTONE_MIN_VALUES = 10
+
+
+def _redundant_with(candidate: pd.Series, originals: pd.DataFrame) -> str | None:
+    """Name the original column that ``candidate`` is a strictly monotone function of, if any.
+
+    Such a column (Telco's ``monthly_charges`` for ``monthly_fee``, its ``tenure`` in months for
+    ``tenure_days``) carries the same information: a tree model gains nothing from the copy and SHAP
+    would split the credit between the two. Equal values always match; a monotone relation counts
+    only with at least :data:`_MONOTONE_MIN_VALUES` distinct values (the chance that unrelated
+    columns line up in order is then below 2 / 10!, about 6e-7). Missing values never match.
+    """
+    a = pd.to_numeric(candidate, errors="coerce")
+    if a.isna().any():
+        return None
+    for col in originals.columns:
+        b = originals[col]
+        if pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b) and b.notna().all() and \
+                np.array_equal(a.to_numpy(dtype="float64"), b.to_numpy(dtype="float64")):
+            return str(col)
+    if a.nunique() < _MONOTONE_MIN_VALUES:
+        return None
+    order = np.argsort(a.to_numpy(), kind="stable")
+    a_sorted = a.to_numpy()[order]
+    for col in originals.columns:
+        b = originals[col]
+        if not (pd.api.types.is_numeric_dtype(b) and not pd.api.types.is_bool_dtype(b)) or b.isna().any():
+            continue
+        b_sorted = b.to_numpy(dtype="float64")[order]
+        da, db = np.diff(a_sorted), np.diff(b_sorted)
+        # equal candidates must have equal originals and distinct ones distinct originals, in one direction
+        if np.any((da == 0) != (db == 0)):
+            continue
+        if np.all(db[da > 0] > 0) or np.all(db[da > 0] < 0):
+            return str(col)
+    return None
+
+
+def _snapshot_features(rows: pd.DataFrame, dataset: Dataset, codes: np.ndarray, uniques) -> pd.DataFrame:
+    """Return a snapshot's features: the canonical customer attributes, then its original columns.
+
+    The canonical attributes are those of the event path (``tenure_days`` from ``signup_at``,
+    ``segment``, ``plan``, ``region``, ``channel`` as category dtype, ``monthly_fee``,
+    ``do_not_disturb``) where ``customers`` has them, so a config that renames a column to ``plan``
+    keeps it in the model; one that only repeats an original column (a strictly monotone function of
+    it) is left out. OPINIONS.md, "Canonical attributes in snapshot models".
+    """
+    customers = _small_table(dataset, "customers")
+    original = [c for c in customers.columns if c not in _SNAPSHOT_EXCLUDED and c not in _CANONICAL_ATTRIBUTES]
     cust = customers.assign(**{C.CUSTOMER_ID: lambda d: d[C.CUSTOMER_ID].astype(str)}).drop_duplicates(
-        C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)[original]
-    values = cust.reindex(rows[C.CUSTOMER_ID].astype(str).to_numpy()).reset_index(drop=True)
+        C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)
+    values = cust[original].reindex(rows[C.CUSTOMER_ID].astype(str).to_numpy()).reset_index(drop=True)
     for c in values.columns:
         if values[c].dtype == object:
             values[c] = values[c].astype("string")
-    return pd.concat([rows.reset_index(drop=True), values], axis=1)
+    canonical = _customer_family(rows, dataset, codes, uniques).reset_index(drop=True)
+    # the redundancy test reads the attributes as of the snapshot (tenure at as_of), one row per customer
+    at_as_of = rows[[C.CUSTOMER_ID]].assign(**{C.CUTOFF: dataset.as_of}).drop_duplicates(C.CUSTOMER_ID)
+    at_codes, at_uniques = pd.factorize(at_as_of[C.CUSTOMER_ID], sort=False)
+    per_customer = _customer_family(at_as_of.reset_index(drop=True), dataset, at_codes, at_uniques)
+    per_customer_originals = cust[original].reindex(at_uniques.astype(str))
+    keep = []
+    for col in canonical.columns:
+        if col in CATEGORICAL_FEATURES:
+            declared = {"segment": "segments", "plan": "plans"}.get(col)
+            seen = canonical[col].dropna().unique()
+            vocabulary = [str(v) for v in dataset.vocabulary(declared)] if declared else []
+            cats = vocabulary if vocabulary and set(seen) <= set(vocabulary) else sorted(seen)
+            canonical[col] = pd.Categorical(canonical[col].astype(object), categories=cats)
+            keep.append(col)
+        elif _redundant_with(per_customer[col].reset_index(drop=True),
+                             per_customer_originals.reset_index(drop=True)) is None:
+            keep.append(col)
+    if not original and not keep:
+        raise AnalysisError(f"build_features: snapshot dataset {dataset.name!r} has no customer attribute to use "
+                            "as a feature; expected original columns or plan, segment, monthly_fee, ...")
+    return pd.concat([rows.reset_index(drop=True), canonical[keep], values], axis=1)
 
 
 def _keys(dataset: Dataset, label_times_or_cutoffs, include_cutoff: bool | None) -> tuple[pd.DataFrame, bool, tuple]:
@@ -332,7 +545,7 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
     dataset.require("customers", by="build_features")
     rows, inc, ids = _keys(dataset, label_times_or_cutoffs, include_cutoff)
     if dataset.kind == "snapshot":
-        return _snapshot_features(rows, dataset)
+        return _snapshot_features(rows, dataset, *ids)
     windows = tuple(sorted({int(w) for w in windows}))
     if not windows or windows[0] <= 0:
         raise AnalysisError(f"build_features: windows must be positive day counts; got {windows}")
@@ -353,17 +566,18 @@ def _is_duckdb(backend) -> bool:
 def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[int, ...], backend,
                           inc: bool, ids: tuple) -> pd.DataFrame:
     tables = {name: dataset.tables[name] for name in EVENT_TABLES if name in dataset.tables}
+    vocabulary = feature_vocabulary(dataset)
     codes, uniques = ids
     if backend is None or _is_duckdb(backend):
         from churnlab.engine import connect
         from churnlab.feature_sql import build_sql_features
 
         con = backend if backend is not None else connect(relations=tables.values())
-        cols = build_sql_features(tables, rows, windows, inc, con, ids=(codes, uniques))
+        cols = build_sql_features(tables, rows, windows, inc, con, ids=(codes, uniques), vocabulary=vocabulary)
     else:
         from churnlab.feature_exprs import build_ibis_features
 
-        cols = build_ibis_features(tables, rows, windows, inc, backend)
+        cols = build_ibis_features(tables, rows, windows, inc, backend, vocabulary=vocabulary)
     out = pd.concat([rows, _customer_family(rows, dataset, codes, uniques), pd.DataFrame(cols, index=rows.index)],
                     axis=1)
     _fill_defaults(out)
@@ -386,7 +600,8 @@ MAY_BE_MISSING = frozenset({"email_open_rate_14d", "email_open_rate_30d", "email
 def _fill_defaults(out: pd.DataFrame) -> None:
     """Fill counts with no rows with 0 and "days since" with no event with tenure (in place, our own frame)."""
     for col in out.columns:
-        if col in KEY_COLUMNS or col in MAY_BE_MISSING or out[col].dtype != "float64":
+        if col in KEY_COLUMNS or col in MAY_BE_MISSING or out[col].dtype != "float64" or _CHANNEL_RE.match(col):
+            # an open rate of any channel is undefined (missing) when nothing was sent
             continue
         if col.startswith("days_since"):
             out[col] = out[col].fillna(out["tenure_days"])
