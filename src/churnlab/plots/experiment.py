@@ -14,6 +14,7 @@ from churnlab.plots import new_axes
 __all__ = [
     "plot_srm",
     "plot_effects",
+    "plot_effect_panels",
     "plot_power_curve",
     "plot_non_inferiority",
     "plot_sequential",
@@ -56,15 +57,76 @@ def plot_effects(summary: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_power_curve(curve: pd.DataFrame, target_power: float = 0.8, ax=None):
-    """Power by effect size, plain and CUPED (``effect, power, power_cuped``)."""
+def _is_rate(metric: str, rows: pd.DataFrame) -> bool:
+    """Whether a metric's effects are differences of shares (drawn in points): a 0/1 metric, by name or values."""
+    if "binary" in rows.columns:
+        return bool(rows["binary"].all())
+    return str(metric).startswith(("retained", "reactivated", "churned", "active"))
+
+
+def plot_effect_panels(summary: pd.DataFrame, *, metric_labels: dict | None = None, currency: str = ""):
+    """Forest plot with one panel per metric, each on its own scale (rates in points, money in its unit).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``arm, metric, estimate, ci_lower, ci_upper`` (one kind, e.g. the CUPED rows of an analysis), optionally
+        ``binary``.
+    metric_labels : dict, optional
+        A readable title per metric (``{"retained_90": "Retained at 90 days"}``).
+    currency : str
+        Unit shown on money panels' axes.
+
+    Returns
+    -------
+    Figure
+        One row of panels, arms on the y axis; effects on a rate in percentage points, others in their unit.
+        Retention (about ±0.08) and revenue (about ±50) never share an axis.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    labels = dict(metric_labels or {})
+    metrics = list(pd.unique(summary["metric"]))
+    arms = list(pd.unique(summary["arm"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(min(3.0 * len(metrics) + 1.5, 13.0), 0.5 * len(arms) + 1.8),
+                             sharey=True, squeeze=False)
+    y = np.arange(len(arms))[::-1]
+    for ax, metric in zip(axes[0], metrics):
+        rows = summary[summary["metric"] == metric].set_index("arm").reindex(arms)
+        rate = _is_rate(metric, rows.reset_index())
+        scale = 100.0 if rate else 1.0
+        est = rows["estimate"].to_numpy(dtype=float) * scale
+        lo = est - rows["ci_lower"].to_numpy(dtype=float) * scale
+        hi = rows["ci_upper"].to_numpy(dtype=float) * scale - est
+        ax.errorbar(est, y, xerr=[lo, np.where(np.isfinite(hi), hi, 0)], fmt="o", color="#3b75af", capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [str(a) for a in arms])
+        ax.set_title(labels.get(metric, str(metric).replace("_", " ")), fontsize=10)
+        if rate:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}"))
+            ax.set_xlabel("points vs holdout")
+        else:
+            ax.set_xlabel(f"{currency} per customer vs holdout".strip())
+    fig.suptitle("Effect of each offer against the holdout (95% intervals)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power_curve(curve: pd.DataFrame, target_power: float = 0.8, ax=None, *, points: bool = True):
+    """Power by effect size, plain and CUPED (``effect, power, power_cuped``); ``points``: effects on a rate."""
     ax = new_axes(ax)
     ax.plot(curve["effect"], curve["power"], label="plain")
     ax.plot(curve["effect"], curve["power_cuped"], label="CUPED")
     ax.axhline(target_power, color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("absolute effect")
+    ax.set_xlabel("effect (percentage points)" if points else "absolute effect")
     ax.set_ylabel("power")
     ax.set_ylim(0, 1)
+    from matplotlib.ticker import FuncFormatter
+
+    if points:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:+.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
     ax.set_title("Power at the actual allocation")
     ax.legend()
     return ax
