@@ -35,6 +35,9 @@ def plot_srm(summary: pd.DataFrame, ax=None):
     ax.bar(x + 0.2, summary["observed_share"], width=0.4, label="observed", color="#3b75af")
     ax.set_xticks(x, summary["arm"])
     ax.set_ylabel("share of customers")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title("Sample ratio: observed vs planned")
     ax.legend()
     return ax
@@ -189,21 +192,33 @@ def plot_survival(curves: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_effects_by(table: pd.DataFrame, ax=None):
-    """Effect per group and arm (``group, arm, estimate, ci_lower, ci_upper``) as grouped points."""
+def _group_label(g) -> str:
+    """A group's tick label: whole numbers (risk deciles read back as floats) without ``.0``."""
+    if isinstance(g, (int, float, np.integer, np.floating)) and float(g).is_integer():
+        return str(int(g))
+    return str(g)
+
+
+def plot_effects_by(table: pd.DataFrame, ax=None, *, points: bool = False):
+    """Effect per group and arm (``group, arm, estimate, ci_lower, ci_upper``) as grouped points.
+
+    ``points``: the effects are differences of shares, drawn in percentage points.
+    """
     ax = new_axes(ax)
+    scale = 100.0 if points else 1.0
     groups = list(pd.unique(table["group"]))
     arms = list(pd.unique(table["arm"]))
     width = 0.8 / max(len(arms), 1)
     for i, a in enumerate(arms):
         t = table[table["arm"] == a].set_index("group").reindex(groups)
         x = np.arange(len(groups)) + (i - (len(arms) - 1) / 2) * width
-        est = t["estimate"].to_numpy(dtype=float)
-        ax.errorbar(x, est, yerr=[est - t["ci_lower"].to_numpy(dtype=float), t["ci_upper"].to_numpy(dtype=float) - est],
+        est = t["estimate"].to_numpy(dtype=float) * scale
+        ax.errorbar(x, est, yerr=[est - t["ci_lower"].to_numpy(dtype=float) * scale,
+                                  t["ci_upper"].to_numpy(dtype=float) * scale - est],
                     fmt="o", capsize=2, label=str(a))
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups])
-    ax.set_ylabel("effect vs holdout")
+    ax.set_xticks(np.arange(len(groups)), [_group_label(g) for g in groups])
+    ax.set_ylabel("effect vs holdout" + (" (points)" if points else ""))
     ax.legend()
     return ax
 
@@ -243,14 +258,14 @@ def plot_estimate_vs_truth(table: pd.DataFrame, ax=None):
     """Estimated effect with CI next to the true effect per arm (``arm, estimate, ci_lower, ci_upper, truth``)."""
     ax = new_axes(ax)
     y = np.arange(len(table))[::-1]
-    est = table["estimate"].to_numpy(dtype=float)
-    ax.errorbar(est, y, xerr=[est - table["ci_lower"].to_numpy(dtype=float),
-                              table["ci_upper"].to_numpy(dtype=float) - est],
-                fmt="o", capsize=3, label="estimate (CI)")
-    ax.scatter(table["truth"], y, marker="x", color="#c0392b", s=60, label="true effect", zorder=3)
+    est = table["estimate"].to_numpy(dtype=float) * 100
+    ax.errorbar(est, y, xerr=[est - table["ci_lower"].to_numpy(dtype=float) * 100,
+                              table["ci_upper"].to_numpy(dtype=float) * 100 - est],
+                fmt="o", capsize=3, label="estimate (95% CI)")
+    ax.scatter(table["truth"] * 100, y, marker="x", color="#c0392b", s=60, label="true effect", zorder=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, table["arm"])
-    ax.set_xlabel("effect on retention")
+    ax.set_xlabel("effect on retention (percentage points)")
     ax.set_title("Estimates against the world's true effects")
     ax.legend()
     return ax
