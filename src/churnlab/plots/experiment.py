@@ -67,7 +67,8 @@ def _is_rate(metric: str, rows: pd.DataFrame) -> bool:
     return str(metric).startswith(("retained", "reactivated", "churned", "active"))
 
 
-def plot_effect_panels(summary: pd.DataFrame, *, metric_labels: dict | None = None, currency: str = ""):
+def plot_effect_panels(summary: pd.DataFrame, *, metric_labels: dict | None = None, currency: str = "",
+                       title: str = "Effect of each offer against the holdout (95% intervals)"):
     """Forest plot with one panel per metric, each on its own scale (rates in points, money in its unit).
 
     Parameters
@@ -79,6 +80,8 @@ def plot_effect_panels(summary: pd.DataFrame, *, metric_labels: dict | None = No
         A readable title per metric (``{"retained_90": "Retained at 90 days"}``).
     currency : str
         Unit shown on money panels' axes.
+    title : str
+        Title over the panels.
 
     Returns
     -------
@@ -111,7 +114,7 @@ def plot_effect_panels(summary: pd.DataFrame, *, metric_labels: dict | None = No
             ax.set_xlabel("points vs holdout")
         else:
             ax.set_xlabel(f"{currency} per customer vs holdout".strip())
-    fig.suptitle("Effect of each offer against the holdout (95% intervals)", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
