@@ -122,7 +122,8 @@ class PowerResult(Result):
                 f"(cuped {self.power_cuped:.3f}) mde={self.mde:.4g} (cuped {self.mde_cuped:.4g})")
 
     def _settings(self) -> dict[str, object]:
-        return {"test": "score" if self.test == "score" else "z", "alpha": self.alpha, "sides": self.sides, "target_power": self.target_power,
+        return {"test": "score" if self.test == "score" else "z", "alpha": self.alpha, "sides": self.sides,
+                "target_power": self.target_power,
                 "n": f"{self.n_treatment}/{self.n_control}"}
 
     def plot(self, ax=None):

@@ -23,9 +23,9 @@ import pandas as pd
 from churnlab import config as C
 from churnlab.errors import AnalysisError
 from churnlab.experiment.analysis import SrmResult, effect, srm_check
+from churnlab.experiment.assign import HOLDOUT, hash_unit
 from churnlab.experiment.checks import DEFAULT_CAP_QUANTILE
 from churnlab.experiment.effects import metric_cap
-from churnlab.experiment.assign import HOLDOUT, hash_unit
 from churnlab.experiment.results import Result
 from churnlab.experiment.stats import moments
 from churnlab.labels import active_at, churned_by, customer_spells

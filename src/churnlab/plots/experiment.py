@@ -196,7 +196,7 @@ def plot_survival(curves: pd.DataFrame, ax=None):
 
 
 def _group_label(g) -> str:
-    """A group's tick label: whole numbers (risk deciles read back as floats) without ``.0``."""
+    """Return a group's tick label: whole numbers (risk deciles read back as floats) without ``.0``."""
     if isinstance(g, (int, float, np.integer, np.floating)) and float(g).is_integer():
         return str(int(g))
     return str(g)
