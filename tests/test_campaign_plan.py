@@ -137,3 +137,35 @@ def test_planning_values_without_history_say_how_to_proceed():
         planning_values(backtest_world(), "2023-07-01", horizon_days=90)
     with pytest.raises(AnalysisError, match="metric"):
         planning_values(backtest_world(), T, metric="revenue")
+
+
+def test_plan_power_is_the_simulated_power_of_the_score_test_the_analysis_runs():
+    # 20,000 simulated campaigns of 2,000 customers at 10/90, base 70%, +4 points, each analysed by the analysis's
+    # own score test (S.score_difference); the simulated rejection rate has a standard error of about 0.0035, so
+    # 3 se (0.011) is the tolerance. The Wald formula (test="wald") is the FIELD_NOTES one and plans lower.
+    from churnlab.experiment import stats as S
+
+    rng = np.random.default_rng(7)
+    sims, n_t, n_c = 20000, 1800, 200
+    x_t, x_c = rng.binomial(n_t, 0.74, sims), rng.binomial(n_c, 0.70, sims)
+    simulated = np.mean([S.score_difference(a, n_t, b, n_c)[4] < 0.05 for a, b in zip(x_t, x_c)])
+    planned = plan_power(2000, 0.9, 0.70, 0.04)
+    assert planned.power == pytest.approx(simulated, abs=0.011)
+    assert plan_power(2000, 0.9, 0.70, 0.04, test="wald").power < planned.power
+
+
+def test_an_audience_too_small_for_any_effect_has_no_detectable_effect_rather_than_a_number():
+    # 20 customers at 10/90 (2 in the holdout): +10 points on 50% has 6% power (score_power) and no effect up to
+    # +50 points reaches 80%, so the smallest detectable effect does not exist: inf, written "none" in the notebook
+    r = plan_power(20, 0.9, 0.5, 0.1)
+    assert r.mde == float("inf") and r.power < 0.1
+    assert plan_power(20000, 0.9, 0.5, 0.1).mde < 0.05
+
+
+def test_the_wald_variant_keeps_the_field_notes_reference_values():
+    # FIELD_NOTES: n = 20,000 at 10/90, base 70%, +2 points, rho 0.5 -> analytic 45.8% plain / 57.2% CUPED
+    w = plan_power(20000, 0.9, 0.70, 0.02, rho=0.5, test="wald")
+    assert (round(w.power, 3), round(w.power_cuped, 3)) == (0.458, 0.572)
+    assert audience_for_effect(0.02, 0.70, 0.9, 0.1, test="wald") == 45602
+    with pytest.raises(AnalysisError, match="test"):
+        plan_power(20000, 0.9, 0.70, 0.02, test="t")

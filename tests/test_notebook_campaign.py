@@ -90,10 +90,20 @@ def test_plan_then_world_then_analysis_on_a_tiny_world(project):
             < m["04_analyse_campaign.best_effect_ci_upper"])
     assert 0 <= m["04_analyse_campaign.truth_covered"] <= 3
     assert "04_analyse_campaign.program_true_churn_effect" in m
+    assert 0 <= m["04_analyse_campaign.n_offers_working"] <= 3
+    assert 0 <= m["04_analyse_campaign.winback_reasons_significant"] <= m["04_analyse_campaign.winback_n"]
+    # the plan's power is the score test's (plan_power's default), what the analysis runs
+    from churnlab.experiment import plan_power
+
+    share = 0.9 / 3 / (0.9 / 3 + 0.1)
+    n_pair = round(plan["n_audience"] * (0.9 / 3 + 0.1))
+    assert m["03_plan_campaign.power_cuped"] == pytest.approx(
+        plan_power(n_pair, share, plan["base_rate"], plan["effect"], rho=plan["rho"]).power_cuped, abs=1e-3)
     text = _outputs(folder, "04")
     assert "the synthetic world plays the 90 days after it" in text
     assert "Do the estimates agree with the world" in text
-    assert "by reason the largest effect is" in text
+    assert "By reason the largest effect is" in text
+    assert "SrmResult" not in text and "ExperimentResult" not in text and " inf " not in text
 
 
 FILES = """
@@ -120,5 +130,5 @@ def test_the_committed_files_sample_runs_through_the_analysis_without_a_syntheti
     assert "04_analyse_campaign.truth_covered" not in m  # no truth, no truth section
     assert "04_analyse_campaign.program_churn_effect" in m
     text = _outputs(Path(record.folder), "04")
-    assert "the outcomes are the data's own" in text
+    assert "past the campaign" in text and "the outcomes are the data" in text
     assert "Do the estimates agree with the world" not in text

@@ -27,6 +27,7 @@ from churnlab.experiment.campaign import (
     reactivation_outcomes,
 )
 from churnlab.experiment.results import Result
+from churnlab.experiment.stats.power import score_sample_size
 from churnlab.schema import Dataset
 
 __all__ = ["PlanningValues", "planning_values", "audience_for_effect"]
@@ -192,6 +193,7 @@ def audience_for_effect(
     alpha: float = 0.05,
     target_power: float = 0.8,
     sides: int = 2,
+    test: str = "score",
 ) -> int:
     """Return the audience size at which one arm against the holdout detects ``effect`` with ``target_power``.
 
@@ -209,11 +211,16 @@ def audience_for_effect(
         Level and power.
     sides : {1, 2}
         Sidedness.
+    test : {"score", "wald"}
+        The test the analysis runs (the score test on a binary metric, as :func:`churnlab.experiment.plan_power`)
+        or the Wald z-test.
 
     Returns
     -------
     int
-        ``N = (z_{1-alpha/sides} + z_{power})^2 (1 - rho^2) (v_t / s_t + v_c / s_c) / effect^2`` rounded up, with
+        Score test: ``N = (1 - rho^2) (z_{1-alpha/sides} sigma0 + z_{power} sigma1)^2 / effect^2`` rounded up
+        (:func:`~churnlab.experiment.stats.power.score_sample_size`); Wald:
+        ``N = (z_{1-alpha/sides} + z_{power})^2 (1 - rho^2) (v_t / s_t + v_c / s_c) / effect^2``, with
         ``v = p (1 - p)`` at ``p_c = base_rate`` and ``p_t = base_rate + effect`` and ``s`` the shares.
 
     Raises
@@ -225,15 +232,18 @@ def audience_for_effect(
     References
     ----------
     .. [1] Chow SC, Shao J, Wang H (2008) Sample Size Calculations in Clinical Research, 2nd ed., sec. 4.2.
+    .. [2] Fleiss JL, Levin B, Paik MC (2003) Statistical Methods for Rates and Proportions, 3rd ed., eq. 4.14.
 
     Examples
     --------
-    +2 points on 70% at 10/90 with one arm (FIELD_NOTES: 20,000 customers give 45.8% power; 80% needs more):
+    +2 points on 70% at 10/90 with one arm (20,000 customers give 47% power; 80% needs more):
 
     >>> n = audience_for_effect(0.02, 0.70, 0.9, 0.1)
     >>> from churnlab.experiment import plan_power
     >>> n, round(plan_power(n, 0.9, 0.70, 0.02).power, 3)
-    (45602, 0.8)
+    (44581, 0.8)
+    >>> audience_for_effect(0.02, 0.70, 0.9, 0.1, test="wald")
+    45602
     """
     checks = [("arm_share", arm_share, 0, 1), ("holdout_share", holdout_share, 0, 1), ("base_rate", base_rate, 0, 1),
               ("alpha", alpha, 0, 1), ("target_power", target_power, 0, 1)]
@@ -248,6 +258,11 @@ def audience_for_effect(
     if not (np.isfinite(effect) and effect != 0 and 0 <= p_t <= 1):
         raise AnalysisError(f"effect: expected a non-zero effect keeping {base_rate} + effect in [0, 1], "
                             f"got {effect!r}")
+    if test == "score":
+        return score_sample_size(base_rate, effect, arm_share, holdout_share, alpha, target_power, sides,
+                                 variance_ratio=1 - rho**2)
+    if test != "wald":
+        raise AnalysisError(f"test: expected 'score' or 'wald', got {test!r}")
     z = _st.norm.ppf(1 - alpha / sides) + _st.norm.ppf(target_power)
     v = p_t * (1 - p_t) / arm_share + base_rate * (1 - base_rate) / holdout_share
     return int(np.ceil(z**2 * (1 - rho**2) * v / effect**2))

@@ -1,10 +1,16 @@
-"""Power and minimum detectable effect, before the test (planned allocation) and after it (observed)."""
+"""Power and minimum detectable effect, before the test (planned allocation) and after it (observed).
+
+The power is that of the test the analysis runs: on a binary metric the score (pooled) test of two
+proportions (:func:`~churnlab.experiment.stats.power.score_power`), on any other metric Welch's z-test
+(:func:`~churnlab.experiment.stats.power.power`). ``test="wald"`` gives the Wald z-test's power for a binary
+metric too (the FIELD_NOTES reference values).
+"""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -14,6 +20,7 @@ from churnlab.experiment import stats as S
 from churnlab.experiment.checks import DEFAULT_ALPHA, check_alpha, check_probability, check_sides
 from churnlab.experiment.effects import ExperimentResult
 from churnlab.experiment.results import Result
+from churnlab.experiment.stats.power import score_minimum_detectable_effect, score_power
 
 __all__ = ["PowerResult", "plan_power", "observed_power"]
 
@@ -36,6 +43,11 @@ class PowerResult(Result):
         Test level and the power the MDE refers to.
     sides : int
         1 or 2.
+    base_rate : float
+        Control rate of a binary metric (needed by ``test="score"``).
+    test : {"wald", "score"}
+        Whose power: the z-test with each arm's variance, or the score test of two proportions (what the
+        analysis runs on a binary metric).
     """
 
     n_treatment: int
@@ -47,32 +59,42 @@ class PowerResult(Result):
     alpha: float = DEFAULT_ALPHA
     target_power: float = 0.8
     sides: int = 2
+    base_rate: float = float("nan")
+    test: str = "wald"
+
+    def _power(self, r: float) -> float:
+        if self.test == "score":
+            return score_power(self.base_rate, self.effect, self.n_treatment, self.n_control, self.alpha,
+                               self.sides, variance_ratio=r)
+        return S.power(self.effect, r * self.var_treatment, self.n_treatment, r * self.var_control,
+                       self.n_control, self.alpha, self.sides)
+
+    def _mde(self, r: float) -> float:
+        if self.test == "score":
+            return score_minimum_detectable_effect(self.base_rate, self.n_treatment, self.n_control, self.alpha,
+                                                   self.target_power, self.sides, variance_ratio=r)
+        return S.minimum_detectable_effect(r * self.var_treatment, self.n_treatment, r * self.var_control,
+                                           self.n_control, self.alpha, self.target_power, self.sides)
 
     @property
     def power(self) -> float:
         """Power without variance reduction."""
-        return S.power(self.effect, self.var_treatment, self.n_treatment, self.var_control, self.n_control,
-                       self.alpha, self.sides)
+        return self._power(1.0)
 
     @property
     def power_cuped(self) -> float:
         """Power with CUPED."""
-        r = self.variance_ratio
-        return S.power(self.effect, r * self.var_treatment, self.n_treatment, r * self.var_control,
-                       self.n_control, self.alpha, self.sides)
+        return self._power(self.variance_ratio)
 
     @property
     def mde(self) -> float:
-        """Minimum detectable effect at ``target_power`` without variance reduction."""
-        return S.minimum_detectable_effect(self.var_treatment, self.n_treatment, self.var_control, self.n_control,
-                                           self.alpha, self.target_power, self.sides)
+        """Minimum detectable (positive) effect at ``target_power`` without variance reduction (inf: none)."""
+        return self._mde(1.0)
 
     @property
     def mde_cuped(self) -> float:
-        """Minimum detectable effect at ``target_power`` with CUPED."""
-        r = self.variance_ratio
-        return S.minimum_detectable_effect(r * self.var_treatment, self.n_treatment, r * self.var_control,
-                                           self.n_control, self.alpha, self.target_power, self.sides)
+        """Minimum detectable (positive) effect at ``target_power`` with CUPED (inf: none)."""
+        return self._mde(self.variance_ratio)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -91,8 +113,7 @@ class PowerResult(Result):
 
     def curve(self, effects: Sequence[float]) -> pd.DataFrame:
         """Return ``effect, power, power_cuped`` over a grid of effects."""
-        rows = [PowerResult(self.n_treatment, self.n_control, self.var_treatment, self.var_control, float(e),
-                            self.variance_ratio, self.alpha, self.target_power, self.sides) for e in effects]
+        rows = [replace(self, effect=float(e)) for e in effects]
         return pd.DataFrame({"effect": list(effects), "power": [r.power for r in rows],
                              "power_cuped": [r.power_cuped for r in rows]})
 
@@ -101,15 +122,20 @@ class PowerResult(Result):
                 f"(cuped {self.power_cuped:.3f}) mde={self.mde:.4g} (cuped {self.mde_cuped:.4g})")
 
     def _settings(self) -> dict[str, object]:
-        return {"test": "z", "alpha": self.alpha, "sides": self.sides, "target_power": self.target_power,
+        return {"test": "score" if self.test == "score" else "z", "alpha": self.alpha, "sides": self.sides,
+                "target_power": self.target_power,
                 "n": f"{self.n_treatment}/{self.n_control}"}
 
     def plot(self, ax=None):
         """Power curve over effects up to twice the MDE, plain and CUPED."""
         from churnlab.plots.experiment import plot_power_curve
 
-        grid = np.linspace(0, 2 * self.mde, 41)
-        return plot_power_curve(self.curve(grid), target_power=self.target_power, ax=ax)
+        top = 2 * self.mde if np.isfinite(self.mde) else 1.0
+        if self.test == "score":
+            top = min(top, 1.0 - self.base_rate)
+        grid = np.linspace(0, top, 41)
+        return plot_power_curve(self.curve(grid), target_power=self.target_power, ax=ax,
+                               points=bool(np.isfinite(self.base_rate)))
 
 
 def plan_power(
@@ -122,6 +148,7 @@ def plan_power(
     alpha: float = DEFAULT_ALPHA,
     target_power: float = 0.8,
     sides: int = 2,
+    test: str = "score",
 ) -> PowerResult:
     """Power and MDE before the test for a binary metric at a planned allocation.
 
@@ -141,6 +168,9 @@ def plan_power(
         Test level and power for the MDE.
     sides : {1, 2}
         Sidedness.
+    test : {"score", "wald"}
+        ``"score"`` (default): the power of the test the analysis runs on a binary metric, the score (pooled)
+        test, and with CUPED its adjusted-variance version; ``"wald"``: the z-test with each arm's own variance.
 
     Returns
     -------
@@ -149,15 +179,25 @@ def plan_power(
     Raises
     ------
     AnalysisError
-        When a share, rate, alpha, sides, target power or rho is out of range, or the effect would take the rate
-        outside [0, 1] (an impossible effect).
+        When a share, rate, alpha, sides, target power, rho or test is out of range, or the effect would take
+        the rate outside [0, 1] (an impossible effect).
+
+    Notes
+    -----
+    Score test: ``Phi((|d| - z sigma0) / sigma1)`` (plus the far tail), ``sigma0`` the null standard error at
+    the pooled rate, ``sigma1`` the alternative's, both times ``1 - rho^2`` with CUPED (Fleiss, Levin & Paik
+    2003, eq. 4.14; :func:`~churnlab.experiment.stats.power.score_power`). At a 10% holdout and a rate above
+    one half it is higher than the Wald power for a positive effect (benchmarks/campaign_validity.py).
 
     Examples
     --------
-    FIELD_NOTES reference: n = 20,000 at 10/90, base 70%, +2 points, rho 0.5.
+    n = 20,000 at 10/90, base 70%, +2 points, rho 0.5; the Wald variant gives the FIELD_NOTES reference.
 
     >>> r = plan_power(20000, 0.9, 0.70, 0.02, rho=0.5)
     >>> round(r.power, 3), round(r.power_cuped, 3)
+    (0.471, 0.585)
+    >>> w = plan_power(20000, 0.9, 0.70, 0.02, rho=0.5, test="wald")
+    >>> round(w.power, 3), round(w.power_cuped, 3)
     (0.458, 0.572)
     """
     treated_share = check_probability(treated_share, "treated share")
@@ -176,9 +216,11 @@ def plan_power(
     if n_t < 2 or n_total - n_t < 2:
         raise AnalysisError(f"n_total={n_total} at treated share {treated_share:g} leaves an arm with fewer than 2 "
                             "customers")
+    if test not in ("score", "wald"):
+        raise AnalysisError(f"test: expected 'score' or 'wald', got {test!r}")
     p_t = base_rate + effect
     return PowerResult(n_t, n_total - n_t, p_t * (1 - p_t), base_rate * (1 - base_rate), effect,
-                       1 - rho**2, alpha, target_power, sides)
+                       1 - rho**2, alpha, target_power, sides, base_rate=float(base_rate), test=test)
 
 
 def observed_power(
@@ -211,6 +253,10 @@ def observed_power(
     # A binary metric (known from its values, not from where its mean lies) has variance p (1 - p) per arm;
     # any other metric uses the arms' sample variances recorded by the analysis.
     mt, mc = a.mean_treatment, a.mean_control
+    if a.binary and 0 < mc < 1 and 0 <= mc + effect <= 1:
+        # the analysis ran the score test: its power at the holdout's observed rate
+        return PowerResult(a.n_treatment, a.n_control, mt * (1 - mt), mc * (1 - mc), effect, ratio, a.alpha,
+                           target_power, a.sides, base_rate=float(mc), test="score")
     if a.binary:
         vt, vc = mt * (1 - mt), mc * (1 - mc)
     elif np.isfinite(a.var_treatment) and np.isfinite(a.var_control):

@@ -14,6 +14,7 @@ from churnlab.plots import new_axes
 __all__ = [
     "plot_srm",
     "plot_effects",
+    "plot_effect_panels",
     "plot_power_curve",
     "plot_non_inferiority",
     "plot_sequential",
@@ -34,6 +35,9 @@ def plot_srm(summary: pd.DataFrame, ax=None):
     ax.bar(x + 0.2, summary["observed_share"], width=0.4, label="observed", color="#3b75af")
     ax.set_xticks(x, summary["arm"])
     ax.set_ylabel("share of customers")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_title("Sample ratio: observed vs planned")
     ax.legend()
     return ax
@@ -56,15 +60,79 @@ def plot_effects(summary: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_power_curve(curve: pd.DataFrame, target_power: float = 0.8, ax=None):
-    """Power by effect size, plain and CUPED (``effect, power, power_cuped``)."""
+def _is_rate(metric: str, rows: pd.DataFrame) -> bool:
+    """Whether a metric's effects are differences of shares (drawn in points): a 0/1 metric, by name or values."""
+    if "binary" in rows.columns:
+        return bool(rows["binary"].all())
+    return str(metric).startswith(("retained", "reactivated", "churned", "active"))
+
+
+def plot_effect_panels(summary: pd.DataFrame, *, metric_labels: dict | None = None, currency: str = "",
+                       title: str = "Effect of each offer against the holdout (95% intervals)"):
+    """Forest plot with one panel per metric, each on its own scale (rates in points, money in its unit).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``arm, metric, estimate, ci_lower, ci_upper`` (one kind, e.g. the CUPED rows of an analysis), optionally
+        ``binary``.
+    metric_labels : dict, optional
+        A readable title per metric (``{"retained_90": "Retained at 90 days"}``).
+    currency : str
+        Unit shown on money panels' axes.
+    title : str
+        Title over the panels.
+
+    Returns
+    -------
+    Figure
+        One row of panels, arms on the y axis; effects on a rate in percentage points, others in their unit.
+        Retention (about ±0.08) and revenue (about ±50) never share an axis.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    labels = dict(metric_labels or {})
+    metrics = list(pd.unique(summary["metric"]))
+    arms = list(pd.unique(summary["arm"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(min(3.0 * len(metrics) + 1.5, 13.0), 0.5 * len(arms) + 1.8),
+                             sharey=True, squeeze=False)
+    y = np.arange(len(arms))[::-1]
+    for ax, metric in zip(axes[0], metrics):
+        rows = summary[summary["metric"] == metric].set_index("arm").reindex(arms)
+        rate = _is_rate(metric, rows.reset_index())
+        scale = 100.0 if rate else 1.0
+        est = rows["estimate"].to_numpy(dtype=float) * scale
+        lo = est - rows["ci_lower"].to_numpy(dtype=float) * scale
+        hi = rows["ci_upper"].to_numpy(dtype=float) * scale - est
+        ax.errorbar(est, y, xerr=[lo, np.where(np.isfinite(hi), hi, 0)], fmt="o", color="#3b75af", capsize=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(y, [str(a) for a in arms])
+        ax.set_title(labels.get(metric, str(metric).replace("_", " ")), fontsize=10)
+        if rate:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}"))
+            ax.set_xlabel("points vs holdout")
+        else:
+            ax.set_xlabel(f"{currency} per customer vs holdout".strip())
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power_curve(curve: pd.DataFrame, target_power: float = 0.8, ax=None, *, points: bool = True):
+    """Power by effect size, plain and CUPED (``effect, power, power_cuped``); ``points``: effects on a rate."""
     ax = new_axes(ax)
     ax.plot(curve["effect"], curve["power"], label="plain")
     ax.plot(curve["effect"], curve["power_cuped"], label="CUPED")
     ax.axhline(target_power, color="grey", ls="--", lw=0.8)
-    ax.set_xlabel("absolute effect")
+    ax.set_xlabel("effect (percentage points)" if points else "absolute effect")
     ax.set_ylabel("power")
     ax.set_ylim(0, 1)
+    from matplotlib.ticker import FuncFormatter
+
+    if points:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:+.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * v:.0f}%"))
     ax.set_title("Power at the actual allocation")
     ax.legend()
     return ax
@@ -127,21 +195,33 @@ def plot_survival(curves: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_effects_by(table: pd.DataFrame, ax=None):
-    """Effect per group and arm (``group, arm, estimate, ci_lower, ci_upper``) as grouped points."""
+def _group_label(g) -> str:
+    """Return a group's tick label: whole numbers (risk deciles read back as floats) without ``.0``."""
+    if isinstance(g, (int, float, np.integer, np.floating)) and float(g).is_integer():
+        return str(int(g))
+    return str(g)
+
+
+def plot_effects_by(table: pd.DataFrame, ax=None, *, points: bool = False):
+    """Effect per group and arm (``group, arm, estimate, ci_lower, ci_upper``) as grouped points.
+
+    ``points``: the effects are differences of shares, drawn in percentage points.
+    """
     ax = new_axes(ax)
+    scale = 100.0 if points else 1.0
     groups = list(pd.unique(table["group"]))
     arms = list(pd.unique(table["arm"]))
     width = 0.8 / max(len(arms), 1)
     for i, a in enumerate(arms):
         t = table[table["arm"] == a].set_index("group").reindex(groups)
         x = np.arange(len(groups)) + (i - (len(arms) - 1) / 2) * width
-        est = t["estimate"].to_numpy(dtype=float)
-        ax.errorbar(x, est, yerr=[est - t["ci_lower"].to_numpy(dtype=float), t["ci_upper"].to_numpy(dtype=float) - est],
+        est = t["estimate"].to_numpy(dtype=float) * scale
+        ax.errorbar(x, est, yerr=[est - t["ci_lower"].to_numpy(dtype=float) * scale,
+                                  t["ci_upper"].to_numpy(dtype=float) * scale - est],
                     fmt="o", capsize=2, label=str(a))
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups])
-    ax.set_ylabel("effect vs holdout")
+    ax.set_xticks(np.arange(len(groups)), [_group_label(g) for g in groups])
+    ax.set_ylabel("effect vs holdout" + (" (points)" if points else ""))
     ax.legend()
     return ax
 
@@ -181,14 +261,14 @@ def plot_estimate_vs_truth(table: pd.DataFrame, ax=None):
     """Estimated effect with CI next to the true effect per arm (``arm, estimate, ci_lower, ci_upper, truth``)."""
     ax = new_axes(ax)
     y = np.arange(len(table))[::-1]
-    est = table["estimate"].to_numpy(dtype=float)
-    ax.errorbar(est, y, xerr=[est - table["ci_lower"].to_numpy(dtype=float),
-                              table["ci_upper"].to_numpy(dtype=float) - est],
-                fmt="o", capsize=3, label="estimate (CI)")
-    ax.scatter(table["truth"], y, marker="x", color="#c0392b", s=60, label="true effect", zorder=3)
+    est = table["estimate"].to_numpy(dtype=float) * 100
+    ax.errorbar(est, y, xerr=[est - table["ci_lower"].to_numpy(dtype=float) * 100,
+                              table["ci_upper"].to_numpy(dtype=float) * 100 - est],
+                fmt="o", capsize=3, label="estimate (95% CI)")
+    ax.scatter(table["truth"] * 100, y, marker="x", color="#c0392b", s=60, label="true effect", zorder=3)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, table["arm"])
-    ax.set_xlabel("effect on retention")
+    ax.set_xlabel("effect on retention (percentage points)")
     ax.set_title("Estimates against the world's true effects")
     ax.legend()
     return ax
