@@ -23,8 +23,9 @@ from churnlab.schema import Dataset
 def test_holdout_membership_is_the_campaign_hash_of_the_id_alone():
     ids = [f"c{i:05d}" for i in range(20_000)]
     flags = holdout_flags(ids, program_id="retention", share=0.05, salt="2025")
-    # by hand: int(sha256("program:retention:2025:<id>")[:8 bytes]) / 2^64 < share (experiment.assign.hash_unit)
-    by_hand = [int.from_bytes(hashlib.sha256(f"program:retention:2025:{c}".encode()).digest()[:8], "big") / 2**64 < 0.05
+    # by hand: int(sha256("program\\:retention:2025:<id>")[:8 bytes]) / 2^64 < share (experiment.assign.hash_unit;
+    # the colon inside the experiment id "program:retention" is escaped so that no id/salt pair can collide)
+    by_hand = [int.from_bytes(hashlib.sha256(f"program\\:retention:2025:{c}".encode()).digest()[:8], "big") / 2**64 < 0.05
                for c in ids[:200]]
     assert flags[:200].tolist() == by_hand
     # binomial(20000, 0.05): sd 0.0015; 0.005 is over three of them

@@ -32,7 +32,9 @@ from churnlab.labels import active_at, churned_by, customer_spells
 from churnlab.schema import Dataset, require_columns
 
 __all__ = [
+    "DEFAULT_PROGRAM_ID",
     "DEFAULT_PROGRAM_SHARE",
+    "in_program_holdout",
     "PROGRAM_METRICS",
     "ProgramHoldout",
     "ProgramEffectResult",
@@ -44,6 +46,43 @@ __all__ = [
 
 #: Share of customers kept out of every retention offer (OPINIONS.md, "Programme holdout").
 DEFAULT_PROGRAM_SHARE = 0.05
+#: The retention programme's id: the campaigns' holdout and the weekly lists' holdout are the same customers.
+DEFAULT_PROGRAM_ID = "retention-programme"
+
+
+def in_program_holdout(customer_ids: Iterable[object], program_id: str = DEFAULT_PROGRAM_ID,
+                       share: float = DEFAULT_PROGRAM_SHARE, salt: str = "") -> np.ndarray:
+    """Flag the customers of a programme's persistent holdout: the one membership rule campaigns and CRM lists use.
+
+    Parameters
+    ----------
+    customer_ids : iterable
+        Customer ids (compared as strings).
+    program_id : str
+        The programme (part of the hash; another id draws an independent holdout).
+    share : float
+        Share held out, strictly between 0 and 1.
+    salt : str
+        A new salt draws a new holdout for a new period.
+
+    Returns
+    -------
+    ndarray of bool
+        Aligned with ``customer_ids``: ``hash_unit(id, "program:" + program_id, salt) < share`` — it depends on the
+        customer alone, never on who else is listed.
+
+    Raises
+    ------
+    AnalysisError
+        When the share is outside (0, 1).
+    """
+    if isinstance(share, bool) or not (isinstance(share, (int, float, np.floating)) and np.isfinite(share)
+                                       and 0 < float(share) < 1):
+        raise AnalysisError(f"programme holdout share: expected a number strictly between 0 and 1, got {share!r}")
+    ids = [str(c) for c in customer_ids]
+    if not ids:
+        return np.zeros(0, dtype=bool)
+    return hash_unit(ids, f"program:{program_id}", salt) < float(share)
 #: Outcomes of the programme: churn among customers active at the start, being a customer at the end, revenue.
 PROGRAM_METRICS = ("churned", "active_at_end", "revenue")
 IN_PROGRAM, HELD_OUT = "program", "holdout"
@@ -106,8 +145,8 @@ class ProgramHoldout:
         ids = pd.Index(pd.unique(pd.Series(list(customer_ids), dtype=str)))
         if len(ids) == 0:
             return pd.Index([], dtype=str, name=C.CUSTOMER_ID)
-        u = hash_unit(ids, f"program:{self.program_id}", self.salt)
-        return pd.Index(sorted(ids[u < float(self.share)]), name=C.CUSTOMER_ID)
+        held = in_program_holdout(ids, self.program_id, self.share, self.salt)
+        return pd.Index(sorted(ids[held]), name=C.CUSTOMER_ID)
 
     def exclude(self, audience: pd.DataFrame, customer_col: str = C.CUSTOMER_ID) -> pd.DataFrame:
         """Return ``audience`` without the holdout's customers (a copy; ``attrs["program_held_out"]`` counts them).

@@ -2,7 +2,8 @@
 
 Membership is a deterministic function of the customer id, the programme id and a salt: the hash unit
 of :func:`churnlab.experiment.assign.hash_unit` for experiment ``"program:<program id>"`` below the share.
-It is the same hash the campaign's programme holdout uses (``experiment.program.ProgramHoldout.members``),
+It is the campaign's own rule (:func:`churnlab.experiment.program.in_program_holdout`, also behind
+``ProgramHoldout.members``) with the same default programme id,
 so a customer held out of campaigns is held out of the weekly CRM lists too, whoever else is scored.
 """
 
@@ -14,22 +15,9 @@ import numpy as np
 import pandas as pd
 
 from churnlab import config as C
-from churnlab.errors import AnalysisError
-from churnlab.experiment.assign import hash_unit
+from churnlab.experiment.program import DEFAULT_PROGRAM_ID, DEFAULT_PROGRAM_SHARE, in_program_holdout
 
 __all__ = ["DEFAULT_PROGRAM_ID", "DEFAULT_PROGRAM_SHARE", "holdout_flags", "drop_holdout"]
-
-#: Programme id of the retention programme's holdout (part of the hash).
-DEFAULT_PROGRAM_ID = "retention"
-#: Share of customers kept out of every offer (OPINIONS.md, "Programme holdout": the campaign's 5%).
-DEFAULT_PROGRAM_SHARE = 0.05
-
-
-def _check_share(share: float) -> float:
-    if isinstance(share, bool) or not isinstance(share, (int, float, np.floating)) or not 0 < float(share) < 1:
-        raise AnalysisError(f"programme holdout share: expected a number strictly between 0 and 1, got {share!r}")
-    return float(share)
-
 
 def holdout_flags(customer_ids: Iterable[object], *, program_id: str = DEFAULT_PROGRAM_ID,
                   share: float = DEFAULT_PROGRAM_SHARE, salt: str = "") -> np.ndarray:
@@ -39,7 +27,7 @@ def holdout_flags(customer_ids: Iterable[object], *, program_id: str = DEFAULT_P
     ----------
     customer_ids : iterable
         Customer ids (compared as strings).
-    program_id : str, default "retention"
+    program_id : str, default "retention-programme"
         The programme; another id draws an independent holdout.
     share : float, default 0.05
         Share held out, strictly between 0 and 1.
@@ -63,11 +51,7 @@ def holdout_flags(customer_ids: Iterable[object], *, program_id: str = DEFAULT_P
     >>> bool(abs(flags.mean() - 0.05) < 0.005), bool((holdout_flags(ids[:50]) == flags[:50]).all())
     (True, True)
     """
-    share = _check_share(share)
-    ids = [str(c) for c in customer_ids]
-    if not ids:
-        return np.zeros(0, dtype=bool)
-    return hash_unit(ids, f"program:{program_id}", salt) < share
+    return in_program_holdout(customer_ids, program_id, share, salt)
 
 
 def drop_holdout(frame: pd.DataFrame, *, program_id: str = DEFAULT_PROGRAM_ID, share: float = DEFAULT_PROGRAM_SHARE,
