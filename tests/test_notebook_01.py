@@ -67,3 +67,21 @@ def test_notebook_01_skips_what_telco_cannot_answer_with_one_line_notes(project)
     assert notebook.metrics["churn_rate_horizon"] == pytest.approx(1869 / 7043, abs=1e-12)
     skipped = [t for t in _markdown(record, notebook) if t.startswith("_Skipped")]
     assert len(skipped) >= 8 and all("\n" not in t for t in skipped)
+
+
+@pytest.mark.slow
+def test_notebook_01_compares_a_snapshots_segments_and_plans_from_its_customers_table(project):
+    # data/samples/telecom: a snapshot whose segment and plan live only in the customers table (CustomerType,
+    # PlanName renamed by its config); the features of a snapshot do not carry them.
+    config = REPO / "data" / "samples" / "telecom" / "telecom.yaml"
+    record, notebook = run_notebook(project, "01_explore_patterns", {"source": "files", "config": str(config)})
+    m = notebook.metrics
+    raw = pd.read_csv(config.parent / "accounts.csv", dtype=str)
+    churned = raw["Churned"].str.lower().eq("yes")
+    # The highest churn per group, counted with pandas from the raw file: the share of "Yes" per CustomerType / PlanName.
+    assert m["highest_churn_by_segment"] == pytest.approx(churned.groupby(raw["CustomerType"]).mean().max(), abs=1e-12)
+    assert m["highest_churn_by_plan"] == pytest.approx(churned.groupby(raw["PlanName"]).mean().max(), abs=1e-12)
+    # None of the default risk rules' features exists in a snapshot: the section says so in one line, no zones.
+    assert "red_zone_lift" not in m
+    rules_note = [t for t in _markdown(record, notebook) if "risk rules: none of the" in t]
+    assert len(rules_note) == 1 and "\n" not in rules_note[0]  # the one wording check

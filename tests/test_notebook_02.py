@@ -74,3 +74,7 @@ def test_notebook_02_runs_on_a_snapshot_with_its_own_column_names(project, tmp_p
     assert len(risk) == m["n_at_risk"] > 0 and risk["customer_id"].str.len().eq(6).all()  # "009039" stays
     words = " ".join(risk["reasons"].dropna())
     assert "Support calls: " in words and "SupportCalls" not in words  # readable names, never the raw column
+    # No ground truth: the oracle and true-driver sections leave no heading or metric on the page.
+    assert "model_to_oracle_auc" not in m and "true_drivers_in_top10_shap" not in m
+    page = report_text(record, notebook)
+    assert "physical limit" not in page and "true drivers" not in page
