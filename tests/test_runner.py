@@ -192,9 +192,9 @@ def test_a_run_leaves_executed_notebook_report_log_and_index_in_its_folder(two_r
     }
     assert "[1/1] 00_logging: ok" in (folder / "run.log").read_text()
     assert "[1/1] 00_logging: running" in output
-    # the ok line shows the spec's key metrics (key_metrics: [scaled]; 6 customers x scale 2.5 = 15), no others
+    # the ok line shows the spec's key metrics, labelled (key_metrics: [scaled]; 6 customers x scale 2.5 = 15), no others
     (ok,) = [line for line in output.splitlines() if "00_logging: ok in" in line]
-    assert ok.endswith(" scaled=15") and "customers=" not in ok
+    assert ok.endswith(" Scaled 15") and "ustomers" not in ok
     assert f"index of every run: {folder.parent / 'index.html'}" in output
     page = (folder / "00_logging.html").read_text()
     assert '<script src="http' not in page

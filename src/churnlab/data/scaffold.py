@@ -84,6 +84,7 @@ TABLE_WORDS: dict[str, tuple[str, ...]] = {
     "contacts": ("contact", "call"),
     "surveys": ("survey", "nps", "feedback", "review"),
     "funnel": ("funnel", "stage", "lead", "onboarding"),
+    "assignments": ("assignment", "experiment", "holdout", "arm"),
 }
 CHURN_NAMES = ("churn", "churned", "exited", "left", "attrition", "ischurned", "churnflag", "cancelled", "canceled")
 TENURE_NAMES = ("tenure", "tenuremonths", "monthsactive", "months", "accountlength", "tenuredays")
