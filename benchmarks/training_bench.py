@@ -10,8 +10,8 @@ process so that each peak RSS is that fit's alone:
 - ``uncapped``: ``tuning_rows=None``, the behaviour before it (depth and trees by 3 folds on every row, refit).
 
 Writes its section of benchmarks/RESULTS.md between <!-- training:start --> and <!-- training:end -->, keeping
-the rows of sizes it did not re-measure. One heavy job at a time: run the 100k size only when ``uptime`` shows a
-load below ~4. Usage: .venv/bin/python benchmarks/training_bench.py [--n-customers 6000,100000]
+the rows of the sizes and modes it did not re-measure. One heavy job at a time: run the 100k size only when
+``uptime`` shows a load below ~4. Usage: .venv/bin/python benchmarks/training_bench.py [--n-customers 6000,100000]
 [--modes capped,uncapped] [--no-write]
 """
 
@@ -119,14 +119,17 @@ def row(n: int, r: dict, when: str) -> str:
 
 
 def write(rows: dict[int, list[str]], notes: list[str]) -> None:
-    """Replace this script's section of RESULTS.md, keeping the rows of sizes not re-measured."""
+    """Replace this script's section of RESULTS.md, keeping the rows of (size, mode) not re-measured."""
     text = RESULTS.read_text()
     if START in text:
         old = text[text.index(START):text.index(END)]
         for line in old.splitlines():
             m = re.match(r"\| ([\d,]+) \| (capped|uncapped) \|", line)
-            if m and int(m.group(1).replace(",", "")) not in rows:
-                rows.setdefault(int(m.group(1).replace(",", "")), []).append(line)
+            n = int(m.group(1).replace(",", "")) if m else None
+            if m and not any(f"| {m.group(2)} |" in kept for kept in rows.get(n, [])):
+                rows.setdefault(n, []).append(line)
+    for n in rows:
+        rows[n].sort(key=lambda line: list(MODES).index(line.split(" | ")[1]))
     body = "\n".join([START, *notes, "", HEADER, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
                       *(line for n in sorted(rows) for line in rows[n]), "", END])
     if START in text:
