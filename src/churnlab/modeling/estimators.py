@@ -1,5 +1,9 @@
 """The XGBoost churn classifier: native categories, depth and trees chosen by inner cross-validation.
 
+On a large training set the depth is compared on a capped subsample of whole customers and the number
+of trees is then early-stopped once on all rows (``tuning_rows``), so the tuning cost stops growing with
+the rows: OPINIONS.md, "XGBoost tuning on large training sets".
+
 It follows scikit-learn's estimator rules: ``__init__`` stores keyword parameters unchanged, ``fit``
 validates and returns ``self``, learned attributes end in ``_``, ``predict*`` checks the model is fitted
 and ``random_state`` is resolved in ``fit``. Inputs are frames of named features (see
@@ -43,8 +47,15 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         inside an outer CV this keeps the outer estimate honest. ``None`` uses one split of
         ``validation_fraction`` instead (3× faster, noisier: OPINIONS.md, "XGBoost defaults").
     validation_fraction : float, default 0.2
-        Share of training rows held out for early stopping when ``tuning_folds`` is None and no
-        ``eval_set`` is passed.
+        Share of training rows held out for early stopping when ``tuning_folds`` is None, or for the
+        number of trees when the rows exceed ``tuning_rows``, and no ``eval_set`` is passed.
+    tuning_rows : int or None, default 50_000
+        Row cap of the depth choice. With more training rows, the depths are compared (by
+        ``tuning_folds`` folds, as above) on a random subsample of at most this many rows (whole
+        customers when ``groups`` are given, stratified by label otherwise); the number of trees is
+        then early-stopped once at the chosen depth on all rows but a ``validation_fraction`` split,
+        and the final model refit on all rows with it: 9 small fits and 2 full ones instead of 10 on
+        (nearly) all rows. ``None`` compares the depths on every row, however many.
     refit : bool, default True
         Refit on all rows with the early-stopped number of trees; False keeps the first tuning fold's
         early-stopped model.
@@ -67,6 +78,8 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         Mean validation log loss of each depth tried.
     validation_log_loss_ : float
         That of the chosen depth.
+    tuning_rows_ : int
+        Rows the depths were compared on (all training rows unless ``tuning_rows`` capped them).
     classes_ : ndarray
 
     Notes
@@ -78,8 +91,8 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, n_estimators: int = 1000, learning_rate: float = 0.03, max_depth: int | str = "auto",
                  min_child_weight: float = 5.0, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 5.0, early_stopping_rounds: int = 50, tuning_folds: int | None = 3,
-                 validation_fraction: float = 0.2, refit: bool = True, n_jobs: int = 1, device: str = "cpu",
-                 random_state: int | None = 0):
+                 validation_fraction: float = 0.2, tuning_rows: int | None = 50_000, refit: bool = True,
+                 n_jobs: int = 1, device: str = "cpu", random_state: int | None = 0):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -90,6 +103,7 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.tuning_folds = tuning_folds
         self.validation_fraction = validation_fraction
+        self.tuning_rows = tuning_rows
         self.refit = refit
         self.n_jobs = n_jobs
         self.device = device
@@ -109,9 +123,9 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
 
     AUTO_DEPTHS = (1, 3, 5)
 
-    def _tuning_splits(self, y: np.ndarray, groups, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(train, validation) row indices: ``tuning_folds`` folds, or one split of ``validation_fraction``."""
-        folds = self.tuning_folds
+    def _tuning_splits(self, y: np.ndarray, groups, seed: int, folds: int | None
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(train, validation) row indices: ``folds`` folds, or one split of ``validation_fraction`` (None)."""
         if folds is not None and (not isinstance(folds, (int, np.integer)) or folds < 2):
             raise ModelError(f"ChurnXGBClassifier: tuning_folds {folds!r}; expected an int >= 2 or None")
         if folds is None and not 0 < self.validation_fraction < 1:
@@ -140,6 +154,32 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
             return [(tr, va)]
         return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(y, y))
 
+    def _tuning_subsample(self, y: np.ndarray, groups, seed: int) -> np.ndarray | None:
+        """Sorted row indices of the depth choice's subsample, or None when every row is used.
+
+        At most ``tuning_rows`` rows: whole customers drawn in random order while they fit under the cap
+        when ``groups`` are given, else a sample stratified by label.
+        """
+        cap = self.tuning_rows
+        if cap is None:
+            return None
+        if isinstance(cap, (bool, np.bool_)) or not isinstance(cap, (int, np.integer)) or cap < 100:
+            raise ModelError(f"ChurnXGBClassifier: tuning_rows {cap!r}; expected an int >= 100 or None")
+        if len(y) <= cap:
+            return None
+        if groups is None:
+            idx, _ = train_test_split(np.arange(len(y)), train_size=int(cap), stratify=y, random_state=seed)
+            return np.sort(idx)
+        groups = np.asarray(groups)
+        if len(groups) != len(y):
+            raise ModelError(f"ChurnXGBClassifier.fit: groups has {len(groups)} values, y has {len(y)}")
+        codes = np.unique(groups, return_inverse=True)[1]
+        sizes = np.bincount(codes)
+        order = np.random.RandomState(seed).permutation(len(sizes))
+        keep = np.zeros(len(sizes), dtype=bool)
+        keep[order[np.cumsum(sizes[order]) <= cap]] = True
+        return np.flatnonzero(keep[codes])
+
     def _seeds(self) -> tuple[int, int]:
         """Seed of the tuning splits and of XGBoost, resolved from ``random_state`` (None means 0)."""
         rs = self.random_state
@@ -162,8 +202,16 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
             early_stopping_rounds=self.early_stopping_rounds if early else None,
         )
 
+    def _early_stopped(self, Xtr, ytr, Xva, yva, max_depth: int, seed: int):
+        """Fit an XGBoost model of ``max_depth`` early-stopped on the validation rows."""
+        return self._xgb(self.n_estimators, early=True, max_depth=max_depth, seed=seed).fit(
+            Xtr, ytr, eval_set=[(Xva, yva)], verbose=False)
+
     def fit(self, X: pd.DataFrame, y, *, groups=None, eval_set: tuple[pd.DataFrame, np.ndarray] | None = None):
         """Choose depth and trees on the tuning folds (or ``eval_set``), refit; return self.
+
+        With more rows than ``tuning_rows`` (and no ``eval_set``), the depth is chosen on a subsample
+        and the trees by one early-stopped fit on all rows (see ``tuning_rows``).
 
         Parameters
         ----------
@@ -204,18 +252,33 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
             Xva, yva = check_Xy(eval_set[0], eval_set[1], where=where)
             Xva = self._encode(check_columns(Xva, self.feature_names_in_, where, numeric=self._numeric()))
             splits = [(Xe, y, Xva, yva)]
-        else:
-            splits = [(Xe.iloc[tr], y[tr], Xe.iloc[va], y[va]) for tr, va in self._tuning_splits(y, groups, seed)]
+        sub = None
+        if eval_set is None:
+            sub = self._tuning_subsample(y, groups, seed)
+            rows = np.arange(len(y)) if sub is None else sub
+            g = None if groups is None else np.asarray(groups)[rows]
+            # one depth and a capped set: nothing to compare on the subsample, only the trees to stop
+            folds = [] if sub is not None and len(depths) == 1 else self._tuning_splits(y[rows], g, seed,
+                                                                                           self.tuning_folds)
+            splits = [(Xe.iloc[rows[tr]], y[rows[tr]], Xe.iloc[rows[va]], y[rows[va]]) for tr, va in folds]
+        self.tuning_rows_ = len(y) if sub is None else len(sub)
         scores: dict[int, list[float]] = {d: [] for d in depths}
         trees: dict[int, list[int]] = {d: [] for d in depths}
         first: dict[int, object] = {}
         for Xtr, ytr, Xva_, yva_ in splits:
             for d in depths:
-                m = self._xgb(self.n_estimators, early=True, max_depth=d, seed=xgb_seed).fit(
-                    Xtr, ytr, eval_set=[(Xva_, yva_)], verbose=False)
+                m = self._early_stopped(Xtr, ytr, Xva_, yva_, d, xgb_seed)
                 scores[d].append(float(m.best_score))
                 trees[d].append(int(m.best_iteration) + 1)
                 first.setdefault(d, m)
+        if sub is not None:
+            # trees: early-stopped once on all rows at the chosen depth (more rows support more trees)
+            depth = depths[0] if len(depths) == 1 else min(depths, key=lambda d: (np.mean(scores[d]), d))
+            tr, va = self._tuning_splits(y, groups, seed, None)[0]
+            first[depth] = m = self._early_stopped(Xe.iloc[tr], y[tr], Xe.iloc[va], y[va], depth, xgb_seed)
+            trees[depth] = [int(m.best_iteration) + 1]
+            if len(depths) == 1:
+                scores[depth] = [float(m.best_score)]
         self.depth_scores_ = {d: float(np.mean(v)) for d, v in scores.items()}
         self.max_depth_ = min(self.depth_scores_, key=lambda d: (self.depth_scores_[d], d))
         self.n_trees_ = max(1, round(float(np.mean(trees[self.max_depth_]))))
