@@ -231,3 +231,16 @@ def test_a_kernel_shutting_down_normally_is_not_sent_an_interrupt(monkeypatch):
 
     asyncio.run(scenario())
     assert sent == [(signal.SIGINT, False)]
+
+
+def test_a_zmq_teardown_record_is_a_warning_and_other_tornado_errors_stay_errors(caplog):
+    import logging
+
+    import churnlab.execution  # noqa: F401 - installs the filter
+
+    log = logging.getLogger("tornado.general")
+    with caplog.at_level(logging.DEBUG, logger="tornado.general"):
+        log.error("Uncaught exception in ZMQStream callback")
+        log.error("something else broke")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "Uncaught exception in ZMQStream callback"), ("ERROR", "something else broke")]

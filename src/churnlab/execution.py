@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import os
 import re
 import signal
@@ -63,6 +64,26 @@ _ENGINE = "churnlab"
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
 Progress = Callable[[str], None]
+
+
+class _ZmqTeardownRecord(logging.Filter):
+    """Log tornado's "Uncaught exception in ZMQStream callback" as a WARNING, traceback kept.
+
+    Seen in 2 of 5 full test-suite runs on a heavily loaded machine (load 6-8), in the test that starts two
+    runs at once, never when that test ran alone; both runs finished with exit 0 and their notebooks
+    complete. The traceback was cut off in the test output, so the cause is not pinned down: most likely a
+    ZMQ stream callback of the kernel client firing while its channels close after the last cell. Cell
+    errors are ``error`` outputs, not log records, so the run's status does not depend on this record; it
+    stays in the log, as a WARNING, so that a successful run's log keeps no ERROR line.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and "ZMQStream callback" in str(record.msg):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+logging.getLogger("tornado.general").addFilter(_ZmqTeardownRecord())
 
 
 class LocalKernelManager(AsyncKernelManager):
