@@ -196,3 +196,23 @@ def check_columns(X: pd.DataFrame, expected: Sequence[str], where: str, *,
                              "give numbers (missing values as NaN)")
         out = out.assign(**{c: converted.astype("float64")})
     return out
+
+
+class ChurnClassifierMixin:
+    """What every churn classifier on feature frames shares: 0/1 at probability 0.5, and its scikit-learn tags.
+
+    Put it before ``ClassifierMixin`` in the bases; the tags say the estimator takes missing values and
+    categorical columns and that labels are 0/1 (churn or not), never several classes.
+    """
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 at probability 0.5 (use :func:`churnlab.modeling.best_operating_point` for a business threshold)."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
+        return tags
+

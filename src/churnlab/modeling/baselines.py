@@ -20,12 +20,19 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from churnlab.errors import ModelError
-from churnlab.modeling._checks import categorical_columns, check_columns, check_X, check_Xy, check_y
+from churnlab.modeling._checks import (
+    ChurnClassifierMixin,
+    categorical_columns,
+    check_columns,
+    check_X,
+    check_Xy,
+    check_y,
+)
 from churnlab.modeling.estimators import ChurnXGBClassifier
 
 __all__ = ["SignalRule", "logistic_baseline", "prior_baseline", "default_models"]
 
-class SignalRule(ClassifierMixin, BaseEstimator):
+class SignalRule(ChurnClassifierMixin, ClassifierMixin, BaseEstimator):
     """Single-signal rule: rank customers by one feature, mapped monotonically to a churn probability.
 
     Parameters
@@ -118,16 +125,7 @@ class SignalRule(ClassifierMixin, BaseEstimator):
         p = self.calibrator_.predict(self.decision_function(X))
         return np.column_stack([1 - p, p])
 
-    def predict(self, X) -> np.ndarray:
-        """0/1 at probability 0.5."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
-        return tags
 
 
 def _filled(col: pd.Series) -> tuple[np.ndarray, float]:
@@ -137,7 +135,7 @@ def _filled(col: pd.Series) -> tuple[np.ndarray, float]:
     return x.fillna(fill).to_numpy(), fill
 
 
-class _FrameLogistic(ClassifierMixin, BaseEstimator):
+class _FrameLogistic(ChurnClassifierMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression on named features: impute + scale numbers (and their logs), one-hot categories.
 
     Parameters
@@ -202,15 +200,7 @@ class _FrameLogistic(ClassifierMixin, BaseEstimator):
         X = check_columns(X, self.feature_names_in_, "logistic.predict", numeric=self.numeric_features_)
         return self.pipeline_.predict_proba(self._frame(X))
 
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
-        return tags
 
 
 def _log1p_clipped(x):

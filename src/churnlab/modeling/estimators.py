@@ -20,12 +20,12 @@ from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold, Str
 from sklearn.utils.validation import check_is_fitted
 
 from churnlab.errors import ModelError
-from churnlab.modeling._checks import categorical_columns, check_columns, check_X, check_Xy
+from churnlab.modeling._checks import ChurnClassifierMixin, categorical_columns, check_columns, check_X, check_Xy
 
 __all__ = ["ChurnXGBClassifier"]
 
 
-class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
+class ChurnXGBClassifier(ChurnClassifierMixin, ClassifierMixin, BaseEstimator):
     """XGBoost churn classifier: depth and number of trees chosen by inner cross-validation, native categories.
 
     Parameters
@@ -324,9 +324,6 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
         return np.column_stack([1 - p, p])
 
-    def predict(self, X) -> np.ndarray:
-        """0/1 at probability 0.5 (use :func:`best_operating_point` for a business threshold)."""
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def contributions(self, X) -> pd.DataFrame:
         """SHAP values of every feature (XGBoost ``pred_contribs``, exact TreeSHAP) plus ``base_value``.
@@ -342,10 +339,4 @@ class ChurnXGBClassifier(ClassifierMixin, BaseEstimator):
         cols = [*self.feature_names_in_, "base_value"]
         return pd.DataFrame(contrib, columns=cols, index=pd.RangeIndex(len(contrib)))
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.classifier_tags.multi_class = False  # churn or not: labels are 0/1
-        return tags
 
