@@ -26,6 +26,7 @@ import yaml
 
 from churnlab.errors import SpecError
 from churnlab.intervals import wilson_interval
+from churnlab.monitor.rulefile import check_rule_item
 
 __all__ = ["EXIT_ALERT", "AlertRule", "ALERT_COLUMNS", "default_alerts_path", "load_alerts", "parse_alerts",
            "evaluate_alerts", "alert_message", "notify"]
@@ -83,15 +84,7 @@ def parse_alerts(items: Iterable[dict], source: str = "") -> tuple[AlertRule, ..
         raise SpecError(f"alert rules {source}: expected a non-empty list of rules")
     out, names = [], set()
     for i, item in enumerate(items):
-        label = item.get("name", f"#{i + 1}") if isinstance(item, dict) else f"#{i + 1}"
-        if not isinstance(item, dict):
-            raise SpecError(f"alert rule {label}: expected a mapping with keys {sorted(_REQUIRED)}")
-        missing, unknown = _REQUIRED - set(item), set(item) - _REQUIRED - _OPTIONAL
-        if missing:
-            raise SpecError(f"alert rule {label!r}: missing key(s) {sorted(missing)}")
-        if unknown:
-            raise SpecError(f"alert rule {label!r}: unknown key(s) {sorted(unknown)}; allowed "
-                            f"{sorted(_REQUIRED | _OPTIONAL)}")
+        label = check_rule_item(item, i, "alert rule", _REQUIRED, _OPTIONAL)
         if item["kind"] not in _KINDS:
             raise SpecError(f"alert rule {label!r}: kind {item['kind']!r}; expected one of {list(_KINDS)}")
         if item["direction"] not in _DIRECTIONS:

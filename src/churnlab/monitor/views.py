@@ -21,6 +21,7 @@ import yaml
 
 from churnlab import config as C
 from churnlab.errors import SpecError
+from churnlab.monitor.rulefile import check_rule_item
 from churnlab.patterns.exposure import compare_exposed
 from churnlab.patterns.rules import evaluate_expression, expression_names
 from churnlab.schema import require_columns
@@ -87,15 +88,7 @@ def parse_views(document: dict, source: str = "") -> ViewSet:
         raise SpecError(f"CRM views {source}: unknown key(s) {sorted(unknown_top)}; allowed ['breaks', 'views']")
     views, names = [], set()
     for i, item in enumerate(document["views"]):
-        label = item.get("name", f"#{i + 1}") if isinstance(item, dict) else f"#{i + 1}"
-        if not isinstance(item, dict):
-            raise SpecError(f"CRM view {label}: expected a mapping with keys {sorted(_KEYS)}")
-        missing, unknown = _KEYS - set(item), set(item) - _KEYS - _OPTIONAL
-        if missing:
-            raise SpecError(f"CRM view {label!r}: missing key(s) {sorted(missing)}")
-        if unknown:
-            raise SpecError(f"CRM view {label!r}: unknown key(s) {sorted(unknown)}; "
-                            f"allowed {sorted(_KEYS | _OPTIONAL)}")
+        label = check_rule_item(item, i, "CRM view", _KEYS, _OPTIONAL)
         if item["name"] in names:
             raise SpecError(f"CRM view {label!r}: duplicate name")
         names.add(item["name"])
