@@ -30,6 +30,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from model_quality import code_version  # benchmarks/ is on sys.path when a benchmark runs
+
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- training:start -->", "<!-- training:end -->"
 MODES = {"capped": {}, "uncapped": {"tuning_rows": None}}
@@ -97,19 +99,6 @@ def child(*args: str) -> dict:
 def machine() -> str:
     return (f"{platform.node()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores shared with "
             f"other jobs · Python {platform.python_version()} · XGBoost n_jobs=1, OMP_NUM_THREADS=1")
-
-
-def code_version() -> str:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return "commit unknown"
-    changed = [line[3:] for line in dirty if line.strip()]
-    return f"commit {head}" + (f" plus uncommitted changes to {', '.join(changed)}" if changed else "")
 
 
 def row(n: int, r: dict, when: str) -> str:

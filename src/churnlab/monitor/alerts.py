@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from churnlab.errors import SpecError
 from churnlab.intervals import wilson_interval
-from churnlab.monitor.rulefile import check_rule_item
+from churnlab.monitor.rulefile import check_rule_item, read_rule_file
 
 __all__ = ["EXIT_ALERT", "AlertRule", "ALERT_COLUMNS", "default_alerts_path", "load_alerts", "parse_alerts",
            "evaluate_alerts", "alert_message", "notify"]
@@ -117,10 +116,7 @@ def load_alerts(path: str | Path | None = None) -> tuple[AlertRule, ...]:
     SpecError
         When the file is missing or a rule is malformed.
     """
-    p = Path(path) if path else default_alerts_path()
-    if not p.is_file():
-        raise SpecError(f"alert rules: {p} does not exist")
-    return parse_alerts(yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
+    return read_rule_file(path, default_alerts_path(), "alert rules", parse_alerts)
 
 
 def _interval(row: pd.Series, alpha: float) -> tuple[float, float]:

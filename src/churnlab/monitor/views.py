@@ -17,11 +17,10 @@ from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from churnlab import config as C
 from churnlab.errors import SpecError
-from churnlab.monitor.rulefile import check_rule_item
+from churnlab.monitor.rulefile import check_rule_item, read_rule_file
 from churnlab.patterns.exposure import compare_exposed
 from churnlab.patterns.rules import evaluate_expression, expression_names
 from churnlab.schema import require_columns
@@ -106,10 +105,7 @@ def load_views(path: str | Path | None = None) -> ViewSet:
     SpecError
         When the file is missing or a view is malformed.
     """
-    p = Path(path) if path else default_views_path()
-    if not p.is_file():
-        raise SpecError(f"CRM views: {p} does not exist")
-    return parse_views(yaml.safe_load(p.read_text(encoding="utf-8")), str(p))
+    return read_rule_file(path, default_views_path(), "CRM views", parse_views)
 
 
 def available_views(views: ViewSet | Sequence[View], columns) -> tuple[list[View], dict[str, str]]:
