@@ -10,7 +10,6 @@ column, what was expected and a few offending keys.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from churnlab import config as C
 from churnlab.checks import Problem, ValidationReport, check_column, check_survey_scores, row_keys
 from churnlab.checks import examples as _examples
 from churnlab.checks import kind_of as _kind_of
+from churnlab.engine import columns_of, is_lazy
 from churnlab.errors import DataSourceError, MissingTableError, SchemaError
 from churnlab.vocabulary import Vocabulary
 
@@ -239,8 +239,11 @@ class Dataset:
     ----------
     name : str
         Short name (``telco``, ``synthetic``, a files config's name).
-    tables : dict of str to DataFrame
-        Canonical tables by name (see :data:`SCHEMAS`); extra columns are kept as they are.
+    tables : dict of str to DataFrame or Path
+        Canonical tables by name (see :data:`SCHEMAS`); extra columns are kept as they are. An
+        event-level table may be a Parquet path (file, folder or glob) or a DuckDB relation instead of
+        a frame: it stays where it lies, and label times, features and validation read it in DuckDB
+        (:mod:`churnlab.lazy`). :meth:`frame` gives a pandas frame of it (some columns, some customers).
     as_of : Timestamp
         When the data was observed: nothing may be stamped after it.
     source : str
@@ -257,12 +260,14 @@ class Dataset:
     """
 
     name: str
-    tables: dict[str, pd.DataFrame]
+    tables: dict[str, pd.DataFrame | Path]
     as_of: pd.Timestamp
     source: str
     kind: str = "events"
     description: str = ""
     metadata: dict = field(default_factory=dict)
+    #: (fingerprint, {table: file stamp}) recorded by :meth:`save` and read back by :meth:`load`.
+    _stored: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.as_of = pd.Timestamp(self.as_of)
@@ -276,8 +281,66 @@ class Dataset:
         self.vocabularies  # noqa: B018 - a declared vocabulary that cannot be used fails here, at once
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items())
+        sizes = ", ".join(f"{k}={self.rows(k):,}" + (" (on disk)" if is_lazy(v) else "")
+                          for k, v in self.tables.items())
         return f"Dataset({self.name!r}, as_of={self.as_of.date()}, {sizes})"
+
+    @property
+    def lazy_tables(self) -> tuple[str, ...]:
+        """Names of the tables read where they lie (Parquet paths or DuckDB relations), not held in pandas."""
+        return tuple(k for k, v in self.tables.items() if is_lazy(v))
+
+    def rows(self, table: str) -> int:
+        """Row count of ``table`` (a lazy table's from its Parquet footers, without reading it)."""
+        from churnlab.lazy import row_count
+
+        return row_count(self.require(table).tables[table])
+
+    def frame(self, table: str, *, columns: Sequence[str] | None = None,
+              customer_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Return ``table`` as a pandas frame (a lazy table is read in DuckDB: some columns, some customers).
+
+        Parameters
+        ----------
+        table : str
+            Canonical table name.
+        columns : sequence of str, optional
+            Only these columns.
+        customer_ids : iterable of str, optional
+            Only these customers' rows (filtered in the engine, so a lazy table is never loaded whole).
+        """
+        from churnlab.lazy import read_frame
+
+        return read_frame(self.require(table).tables[table], table, columns=columns, customer_ids=customer_ids)
+
+    def sample_customers(self, n: int, seed: int = 0) -> Dataset:
+        """Return an in-memory dataset of ``n`` customers drawn at random (seeded), with all their rows in every table.
+
+        Lazy tables are filtered in DuckDB; the sample keeps the name, ``as_of``, kind and metadata, and
+        says in ``source`` that it is a sample. With ``n`` at least the number of customers, every
+        table is read into pandas.
+
+        Raises
+        ------
+        SchemaError
+            For ``n`` below 1 or a dataset with no customers table.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise SchemaError(f"sample_customers: n must be a positive int; got {n!r}")
+        customers = self.frame("customers")
+        ids = customers[C.CUSTOMER_ID].astype(str).drop_duplicates()
+        whole = int(n) >= len(ids)
+        keep = ids if whole else ids.sample(int(n), random_state=np.random.RandomState(seed))
+        tables = {}
+        for name, table in self.tables.items():
+            if whole:
+                tables[name] = self.frame(name)
+            elif C.CUSTOMER_ID not in columns_of(table, name):
+                tables[name] = self.frame(name)
+            else:
+                tables[name] = self.frame(name, customer_ids=keep)
+        source = self.source if whole else f"{self.source}; a sample of {len(keep):,} customers (seed {seed})"
+        return Dataset(self.name, tables, self.as_of, source, self.kind, self.description, dict(self.metadata))
 
     def vocabulary(self, name: str) -> tuple:
         """Return the values the dataset declares for a vocabulary entry, in order (default: the synthetic world's).
@@ -341,15 +404,30 @@ class Dataset:
 
     @property
     def fingerprint(self) -> str:
-        """Content hash of the tables, independent of row and column order (see :func:`fingerprint`)."""
+        """Content hash of the tables, independent of row and column order (see :func:`fingerprint`).
+
+        Lazy tables are hashed batch by batch; a dataset loaded from a folder whose files are unchanged
+        (same names and sizes) reuses the fingerprint :meth:`save` recorded.
+        """
+        from churnlab.lazy import file_stamp
+
+        if self._stored is not None and self.lazy_tables:
+            stored, stamps = self._stored
+            if all(file_stamp(self.tables[t]) == stamps.get(t) for t in self.lazy_tables):
+                return stored
         return fingerprint(self.tables)
 
     def save(self, folder: str | Path) -> Path:
-        """Write each table as Parquet plus ``dataset.json`` (metadata and fingerprint)."""
+        """Write each table as Parquet plus ``dataset.json`` (metadata and fingerprint).
+
+        A lazy table is copied file to file (or written by DuckDB), never loaded into pandas.
+        """
+        from churnlab.lazy import copy_table, file_stamp
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, df in self.tables.items():
-            df.to_parquet(folder / f"{name}.parquet", index=False)
+        for name, table in self.tables.items():
+            copy_table(table, folder / f"{name}.parquet", name)
         meta = {
             "name": self.name,
             "as_of": self.as_of.isoformat(),
@@ -359,19 +437,48 @@ class Dataset:
             "metadata": self.metadata,
             "tables": sorted(self.tables),
             "fingerprint": self.fingerprint,
+            "files": {t: file_stamp(folder / f"{t}.parquet") for t in sorted(self.tables)},
         }
         (folder / "dataset.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> Dataset:
-        """Read a dataset written by :meth:`save`."""
+    def load(cls, folder: str | Path, *, lazy: bool | str = "auto") -> Dataset:
+        """Read a dataset written by :meth:`save` (or streamed by ``churnlab data generate``).
+
+        Parameters
+        ----------
+        folder : str or Path
+            The folder with ``dataset.json`` and one ``<table>.parquet`` per table.
+        lazy : {"auto", True, False}
+            ``"auto"``: an event-level table with more than :func:`churnlab.lazy.lazy_rows` rows stays
+            on disk (read by DuckDB where it lies); ``True``: every event-level table stays on disk;
+            ``False``: every table is read into pandas. ``customers`` and ``subscriptions`` (one or a
+            few rows per customer) are always read into pandas.
+
+        Raises
+        ------
+        DataSourceError
+            When the folder holds no ``dataset.json``, or ``lazy`` is none of the above.
+        """
+        from churnlab.lazy import lazy_rows, row_count
+
         folder = Path(folder)
         meta_file = folder / "dataset.json"
         if not meta_file.is_file():
             raise DataSourceError(f"{folder}: no dataset.json; expected a folder written by Dataset.save")
+        if lazy not in ("auto", True, False):
+            raise DataSourceError(f"Dataset.load: lazy must be 'auto', True or False; got {lazy!r}")
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in meta["tables"]}
+        tables: dict[str, pd.DataFrame | Path] = {}
+        threshold = lazy_rows()
+        for t in meta["tables"]:
+            path = folder / f"{t}.parquet"
+            dimension = t in ("customers", "subscriptions")
+            stays = not dimension and (lazy is True or (lazy == "auto"
+                                                     and row_count(path) > threshold))
+            tables[t] = path if stays else pd.read_parquet(path)
+        stored = (meta["fingerprint"], meta["files"]) if "files" in meta and "fingerprint" in meta else None
         return cls(
             name=meta["name"],
             tables=tables,
@@ -380,6 +487,7 @@ class Dataset:
             kind=meta.get("kind", "events"),
             description=meta.get("description", ""),
             metadata=meta.get("metadata", {}),
+            _stored=stored,
         )
 
 
@@ -388,11 +496,12 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
 
     Each row is hashed with :func:`pandas.util.hash_pandas_object` (columns in name order); a
     table's digest is the row count, the column names and dtypes, and the sum of its row hashes
-    modulo 2**64, so it does not depend on row or column order but changes with any value.
+    modulo 2**64, so it does not depend on row or column order but changes with any value. A lazy
+    table (Parquet path) is hashed batch by batch and gives the same digest as its rows in memory.
 
     Parameters
     ----------
-    tables : dict of str to DataFrame
+    tables : dict of str to DataFrame or Parquet path
         The tables to hash, by name.
 
     Returns
@@ -406,19 +515,9 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
     >>> fingerprint({"t": a}) == fingerprint({"t": a.iloc[::-1]})
     True
     """
-    h = hashlib.sha256()
-    for name in sorted(tables):
-        df = tables[name]
-        cols = sorted(df.columns)
-        ordered = df[cols]
-        if len(ordered):
-            rows = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
-            total = int(rows.sum(dtype=np.uint64))
-        else:
-            total = 0
-        dtypes = [f"{c}:{_kind_of(df[c])}" for c in cols]
-        h.update(f"{name}|{len(df)}|{','.join(dtypes)}|{total}\n".encode())
-    return h.hexdigest()[:16]
+    from churnlab.lazy import fingerprint_of, streamed_digest
+
+    return fingerprint_of({name: streamed_digest(table, name) for name, table in tables.items()})
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:

@@ -206,8 +206,14 @@ def _open_synthetic(settings: Mapping[str, Any]) -> Dataset:
 
 def _build_synthetic(settings: Mapping[str, Any], folder: Path) -> None:
     from churnlab.data.synthetic import generate, save_world
+    from churnlab.data.synthetic.build import STREAM_CUSTOMERS, stream_world
 
-    dataset, truth = generate(**_synthetic_arguments(settings))
+    arguments = _synthetic_arguments(settings)
+    if arguments["n_customers"] > STREAM_CUSTOMERS:
+        # past this size the world streams to Parquet chunk by chunk; its big tables are read where they lie
+        stream_world(folder, **arguments)
+        return
+    dataset, truth = generate(**arguments)
     save_world(dataset, truth, folder)
 
 
