@@ -1,11 +1,12 @@
-"""The canonical tables, the :class:`Dataset` that carries them, and their validation.
+"""The canonical tables and the :class:`Dataset` that carries them (their validation: :mod:`churnlab.validation`).
 
 Every source (synthetic world, public datasets, a user's files) produces the same tables, all keyed
 by ``customer_id`` with timezone-naive UTC timestamps. A source provides the tables it has; a
 function that needs a table says so with :meth:`Dataset.require` and fails with a message naming it.
 
-Validation never coerces: it reports every problem at once, one line each, naming the table, the
-column, what was expected and a few offending keys.
+Validation (:func:`churnlab.validation.validate`, also importable from here with :class:`Problem` and
+:class:`ValidationReport`) never coerces: it reports every problem at once, one line each, naming the
+table, the column, what was expected and a few offending keys, in pandas or in DuckDB for lazy tables.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from churnlab import config as C
-from churnlab.checks import Problem, ValidationReport, check_column, check_survey_scores, row_keys
-from churnlab.checks import examples as _examples
-from churnlab.checks import kind_of as _kind_of
+from churnlab.checks import Problem, ValidationReport
 from churnlab.engine import columns_of, is_lazy
 from churnlab.errors import DataSourceError, MissingTableError, SchemaError
 from churnlab.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily below (validation imports this module)
+    from churnlab.validation import validate
 
 __all__ = [
     "Column",
@@ -535,105 +538,10 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> 
         raise SchemaError(f"{table}.{missing[0]}: missing column; the table has {', '.join(map(str, df.columns))}")
 
 
-def _check_table(
-    name: str, df: pd.DataFrame, as_of: pd.Timestamp, vocabulary: Vocabulary | None = None
-) -> list[Problem]:
-    schema = SCHEMAS[name]
-    vocabulary = vocabulary or Vocabulary()
-    if len(df) == 0:
-        return [Problem(name, None, "at least one row; the table is empty")]
-    problems: list[Problem] = []
-    keys = row_keys(df)
-    for col in schema.columns:
-        if col.name in df.columns:
-            problems.extend(check_column(name, col, df[col.name], keys, as_of, vocabulary))
-        elif col.required:
-            problems.append(Problem(name, col.name, f"a column of {col.kind} values; it is missing"))
-    if name == "surveys":
-        problems.extend(check_survey_scores(df, keys, vocabulary))
-    if schema.key and all(k in df.columns for k in schema.key):
-        dup = df.duplicated(list(schema.key), keep=False)
-        if dup.any():
-            dup_keys = df.loc[dup, list(schema.key)].astype(str).agg("/".join, axis=1)
-            key = "/".join(schema.key)
-            problems.append(Problem(name, key, "unique key values", int(dup.sum()), _examples(dup_keys)))
-    return problems
+def __getattr__(name: str):
+    """``validate`` moved to :mod:`churnlab.validation`; ``from churnlab.schema import validate`` still works."""
+    if name == "validate":
+        from churnlab.validation import validate
 
-
-def _check_against_customers(name: str, df: pd.DataFrame, customers: pd.DataFrame) -> list[Problem]:
-    schema = SCHEMAS[name]
-    if C.CUSTOMER_ID not in df.columns or not len(df):
-        return []
-    signup = customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)[C.SIGNUP_AT]
-    their_signup = df[C.CUSTOMER_ID].map(signup)
-    problems = []
-    unknown = their_signup.isna() & df[C.CUSTOMER_ID].notna()
-    if name != "funnel" and unknown.any():
-        problems.append(
-            Problem(
-                name,
-                C.CUSTOMER_ID,
-                "ids present in customers",
-                int(unknown.sum()),
-                _examples(df.loc[unknown, C.CUSTOMER_ID]),
-            )
-        )
-    for col in schema.activity:
-        if col in df.columns and _kind_of(df[col]) == "datetime":
-            early = df[col] < their_signup
-            if early.any():
-                problems.append(
-                    Problem(
-                        name,
-                        col,
-                        "no activity before the customer's signup_at",
-                        int(early.sum()),
-                        _examples(df.loc[early, C.CUSTOMER_ID]),
-                    )
-                )
-    return problems
-
-
-def validate(dataset: Dataset, *, needs: Sequence[str] = ()) -> ValidationReport:
-    """Check every table of ``dataset`` against its canonical schema and report all problems.
-
-    Checks: required columns present, dtype families, missing values in non-nullable columns,
-    allowed values, key uniqueness, timestamps not after ``as_of``, activity not before the
-    customer's signup, customer ids known to ``customers``, and that tables in ``needs`` exist.
-
-    Parameters
-    ----------
-    dataset : Dataset
-        The dataset to check.
-    needs : sequence of str
-        Tables the caller needs; each missing one is a problem.
-
-    Returns
-    -------
-    ValidationReport
-        ``report.ok`` is True when nothing was found; ``str(report)`` lists one problem per line.
-    """
-    problems: list[Problem] = []
-    for t in needs:
-        if t not in dataset.tables:
-            problems.append(
-                Problem(t, None, f"table {t!r} to be provided; the dataset has {', '.join(sorted(dataset.tables))}")
-            )
-    if "customers" not in dataset.tables:
-        problems.append(Problem("customers", None, "a customers table; every dataset needs one"))
-    vocabulary = dataset.vocabularies
-    if dataset.kind == "snapshot" and "customers" in dataset.tables and "churned" not in dataset["customers"].columns:
-        problems.append(Problem("customers", "churned", "a churn flag in a snapshot dataset; it is missing "
-                                "(a files config declares it with churn: {column: ...})"))
-    for name, df in dataset.tables.items():
-        problems.extend(_check_table(name, df, dataset.as_of, vocabulary))
-    customers = dataset.tables.get("customers")
-    if (
-        customers is not None
-        and {C.CUSTOMER_ID, C.SIGNUP_AT} <= set(customers.columns)
-        and (_kind_of(customers[C.SIGNUP_AT]) == "datetime")
-    ):
-        for name, df in dataset.tables.items():
-            if name != "customers":
-                problems.extend(_check_against_customers(name, df, customers))
-    return ValidationReport(dataset.name, tuple(problems))
+        return validate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
