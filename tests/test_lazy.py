@@ -60,3 +60,50 @@ def test_bad_lazy_inputs_fail_with_one_line_naming_the_setting(folder, tmp_path,
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataSourceError, match="no Parquet file there"):
         parquet_files(tmp_path / "empty")
+
+
+def test_a_streamed_world_is_the_generated_world_chunk_for_chunk(tmp_path, monkeypatch):
+    import churnlab.data.synthetic.spec as world_spec
+    from churnlab.data.synthetic import generate, load_world
+    from churnlab.data.synthetic.build import stream_world
+
+    monkeypatch.setattr(world_spec, "CHUNK_SIZE", 150)  # 400 customers in 3 chunks, as 1M customers are in 50
+    dataset, truth = generate(400, start="2024-01-01", end="2024-05-31", seed=2)
+    rows = stream_world(tmp_path / "w", 400, start="2024-01-01", end="2024-05-31", seed=2)
+    streamed, streamed_truth = load_world(tmp_path / "w")
+    assert rows == {name: len(t) for name, t in dataset.tables.items()}
+    assert streamed.fingerprint == dataset.fingerprint  # stored at write time ...
+    streamed._stored = None
+    assert streamed.fingerprint == dataset.fingerprint  # ... and rehashed from the files
+    for name, table in dataset.tables.items():
+        got = streamed.frame(name)
+        pd.testing.assert_frame_equal(got.sort_values(list(got.columns)).reset_index(drop=True),
+                                      table.sort_values(list(table.columns)).reset_index(drop=True))
+    pd.testing.assert_frame_equal(streamed_truth.drivers, truth.drivers)
+    assert streamed.metadata["dated_events"] == dataset.metadata["dated_events"]
+
+
+def test_churnlab_data_generate_streams_when_asked_and_the_folder_opens_lazy(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from churnlab.cli import main
+
+    result = CliRunner().invoke(main, ["data", "generate", "--customers", "300", "--end", "2024-03-31", "--stream",
+                                       "--out", str(tmp_path / "w")])
+    assert result.exit_code == 0, result.output
+    monkeypatch.setenv("CHURNLAB_LAZY_ROWS", "0")
+    opened = Dataset.load(tmp_path / "w")
+    assert "events" in opened.lazy_tables and "customers" not in opened.lazy_tables
+    assert f"fingerprint {opened.fingerprint}" in result.output
+    bad = CliRunner().invoke(main, ["data", "generate", "--customers", "0", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--customers" in bad.output and not (tmp_path / "x").exists()
+
+
+def test_a_saved_folder_missing_a_table_file_names_it(folder, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "events.parquet").unlink()
+    with pytest.raises(DataSourceError, match="events.parquet"):
+        Dataset.load(copy, lazy=True)

@@ -477,6 +477,8 @@ class Dataset:
         threshold = lazy_rows()
         for t in meta["tables"]:
             path = folder / f"{t}.parquet"
+            if not path.is_file():
+                raise DataSourceError(f"{folder}: dataset.json lists table {t!r} but {path.name} is not there")
             dimension = t in ("customers", "subscriptions")
             stays = not dimension and (lazy is True or (lazy == "auto"
                                                      and row_count(path) > threshold))
