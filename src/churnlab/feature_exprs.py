@@ -35,7 +35,7 @@ from churnlab.features import (
 from churnlab.lazy import ibis_backend_of, is_ibis_table, parquet_files
 from churnlab.schema import require_columns
 
-__all__ = ["build_ibis_features"]
+__all__ = ["build_ibis_features", "resolve_table", "ibis_columns"]
 
 _DAY = 86400.0
 
@@ -49,7 +49,7 @@ def _ns(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _resolve(table: object, name: str, backend):
+def resolve_table(table: object, name: str, backend):
     """Return ``table`` as the families read it, never loading an event table through pandas.
 
     A pandas frame is returned as is, an ibis table is used where it lives, and a Parquet path is read by
@@ -78,7 +78,8 @@ def _resolve(table: object, name: str, backend):
                         "pandas frames, Parquet paths and ibis tables (leave backend=None to read a DuckDB relation)")
 
 
-def _upload(source, cols: Sequence[str], timestamps: Sequence[str], name: str, casts: Mapping[str, str] | None = None):
+def ibis_columns(source, cols: Sequence[str], timestamps: Sequence[str], name: str,
+                 casts: Mapping[str, str] | None = None):
     """Return ``cols`` of ``source`` as an ibis table: ids as strings, stamps as timestamps, ``casts`` applied.
 
     A pandas frame is converted in pandas and uploaded as an ``ibis.memtable``; an ibis table is converted
@@ -168,7 +169,7 @@ def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[in
     cols = [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"] + [c for c in ("component", "amount") if c in events.columns]
     import ibis
 
-    t = _upload(events, cols, [C.TIMESTAMP], "events")
+    t = ibis_columns(events, cols, [C.TIMESTAMP], "events")
     j = _joined(keys, t, C.TIMESTAMP, include_cutoff)
     aggs, lasts = {}, {}
     for etype, plural in [("session", "sessions"), ("purchase", "purchases"), ("export", "exports")]:
@@ -216,7 +217,7 @@ def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     require_columns(tickets, [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"], table="tickets")
     cols = [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]
     fcr = "first_contact_resolution" in tickets.columns
-    t = _upload(tickets, cols + (["first_contact_resolution"] if fcr else []), ["opened_at"], "tickets",
+    t = ibis_columns(tickets, cols + (["first_contact_resolution"] if fcr else []), ["opened_at"], "tickets",
                 {"first_contact_resolution": "float"} if fcr else None)
     j = _joined(keys, t, "opened_at", include_cutoff)
     resolved = j.hours_to_resolve.notnull() & (
@@ -253,8 +254,8 @@ def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
     has_redeemed = "redeemed" in messages.columns
     if has_redeemed:
         cols.append("redeemed")
-    t = _upload(messages, cols, ["sent_at"], "messages", {c: "flag" for c in ("opened", "unsubscribed", "redeemed")
-                                                          if c in cols})
+    flags = {c: "flag" for c in ("opened", "unsubscribed", "redeemed") if c in cols}
+    t = ibis_columns(messages, cols, ["sent_at"], "messages", flags)
     j = _joined(keys, t, "sent_at", include_cutoff)
     # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
     settled = ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
@@ -296,7 +297,8 @@ def _payment_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
     payments = tables["payments"]
     require_columns(payments, [C.CUSTOMER_ID, "due_at", "late"], table="payments")
     cols = [C.CUSTOMER_ID, "due_at", "late"] + (["paid_at"] if "paid_at" in payments.columns else [])
-    t = _upload(payments, cols, ["due_at"] + (["paid_at"] if "paid_at" in cols else []), "payments", {"late": "bool"})
+    stamps = ["due_at"] + (["paid_at"] if "paid_at" in cols else [])
+    t = ibis_columns(payments, cols, stamps, "payments", {"late": "bool"})
     j = _joined(keys, t, "due_at", include_cutoff)
     w90 = _in_window(j, "due_at", 90)
     if "paid_at" not in cols:
@@ -314,7 +316,7 @@ def _contact_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
     contacts = tables["contacts"]
     require_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"], table="contacts")
     has_kind = "kind" in contacts.columns
-    t = _upload(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else []),
+    t = ibis_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else []),
                 ["contacted_at"], "contacts", {"reached": "bool"})
     j = _joined(keys, t, "contacted_at", include_cutoff)
     # only reached contacts count as contacts; an unanswered call is an attempt
@@ -332,7 +334,7 @@ def _survey_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     require_columns(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], table="surveys")
     if not _any_equal(surveys, "kind", "nps"):
         return None
-    t = _upload(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], ["answered_at"], "surveys",
+    t = ibis_columns(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], ["answered_at"], "surveys",
                 {"score": "float"})
     j = _joined(keys, t, "answered_at", include_cutoff)
     is_nps = (j.kind == "nps") & j.score.notnull()
@@ -353,7 +355,7 @@ def _funnel_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     start, activation = vocab.funnel
     if not _any_equal(funnel, "stage", activation):
         return None
-    t = _upload(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], ["reached_at"], "funnel")
+    t = ibis_columns(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], ["reached_at"], "funnel")
     j = _joined(keys, t, "reached_at", include_cutoff)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
         _signup=j.reached_at.min(where=j.stage == start), _act=j.reached_at.min(where=j.stage == activation))
@@ -404,7 +406,7 @@ def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, 
     """
     import ibis
 
-    tables = {name: _resolve(t, name, backend) for name, t in tables.items()}
+    tables = {name: resolve_table(t, name, backend) for name, t in tables.items()}
     keys_frame = rows.assign(**{C.CUSTOMER_ID: rows[C.CUSTOMER_ID].astype(str),
                                 C.CUTOFF: rows[C.CUTOFF].astype("datetime64[us]")})
     keys = ibis.memtable(keys_frame)
