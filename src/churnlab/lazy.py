@@ -5,7 +5,9 @@ of a pandas frame for its event-level tables. This module answers what the datas
 a table without reading it whole: how many rows it has (from the Parquet footers), a pandas frame of
 some columns or some customers (pushed down to DuckDB), a seeded sample of customers across every
 table, a copy, and the content fingerprint, computed batch by batch so that it equals the in-memory
-:func:`churnlab.schema.fingerprint` of the same rows.
+:func:`churnlab.schema.fingerprint` of the same rows. An ibis table expression (a table in a Spark
+session or a warehouse, ``con.table(name)``) is answered by its own backend: counted, filtered and
+streamed there.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from churnlab.checks import kind_of
 from churnlab.engine import Tables, connect, is_lazy, sql_string
-from churnlab.errors import DataSourceError, SchemaError
+from churnlab.errors import AnalysisError, DataSourceError, SchemaError
 
 __all__ = [
     "LAZY_ROWS",
@@ -35,6 +37,8 @@ __all__ = [
     "streamed_digest",
     "copy_table",
     "file_stamp",
+    "is_ibis_table",
+    "ibis_backend_of",
 ]
 
 #: Tables with more rows than this stay on disk when a saved dataset is loaded with ``lazy="auto"``
@@ -79,10 +83,38 @@ def parquet_files(path: str | os.PathLike) -> list[Path]:
     return files
 
 
+def is_ibis_table(table: object) -> bool:
+    """Whether ``table`` is an ibis table expression (``con.table("events")``, ``con.read_parquet(path)``).
+
+    Checked without importing ibis, so that pandas- and DuckDB-only work never pays for it.
+    """
+    return type(table).__module__.startswith("ibis.") and type(table).__name__ == "Table"
+
+
+def ibis_backend_of(table: object):
+    """Return the ibis backend an ibis table lives on (its ``con.table`` / ``read_parquet`` connection).
+
+    Raises
+    ------
+    AnalysisError
+        When the table belongs to no single backend (an ``ibis.memtable`` has none until it is run).
+    """
+    try:
+        return table._find_backend(use_default=False)
+    except Exception as exc:  # ibis raises its own error types (and their names change between versions)
+        raise AnalysisError(f"an ibis table that lives on no single backend ({type(exc).__name__}); pass a table "
+                            "of one backend, e.g. con.table(name) or con.read_parquet(path)") from exc
+
+
 def row_count(table: object) -> int:
-    """Rows of ``table``: ``len`` of a frame, the Parquet footers' counts of a path, ``count(*)`` of a relation."""
+    """Rows of ``table``: ``len`` of a frame, the Parquet footers' counts of a path, ``count(*)`` of a relation.
+
+    An ibis table is counted by its own backend (``count(*)`` on Spark or the warehouse).
+    """
     if isinstance(table, pd.DataFrame):
         return len(table)
+    if is_ibis_table(table):
+        return int(ibis_backend_of(table).execute(table.count()))
     if isinstance(table, (str, os.PathLike)):
         import pyarrow.parquet as pq
 
@@ -123,6 +155,8 @@ def read_frame(table: object, name: str = "table", *, columns: Sequence[str] | N
         return out[keep].reset_index(drop=True)
     if isinstance(table, (str, os.PathLike)):
         return _read_parquet(table, name, columns, customer_ids, id_column)
+    if is_ibis_table(table):
+        return _read_ibis(table, name, columns, customer_ids, id_column)
     con = connect(relations=[table])
     tables = Tables(con)
     view = tables.view(name, table)
@@ -160,6 +194,36 @@ def _read_parquet(path, name: str, columns, customer_ids, id_column: str) -> pd.
         ids = pa.array([str(i) for i in customer_ids], type=pa.string())
         where = pc.field(id_column).cast(pa.string()).isin(ids)
     return data.to_table(columns=wanted, filter=where).to_pandas()
+
+
+def _read_ibis(table, name: str, columns, customer_ids, id_column: str) -> pd.DataFrame:
+    """Read an ibis table into pandas through its backend: columns selected and customers filtered there."""
+    import ibis
+
+    have = list(table.columns)
+    need = list(columns or []) + ([id_column] if customer_ids is not None else [])
+    missing = [c for c in need if c not in have]
+    if missing:
+        raise SchemaError(f"{name}.{missing[0]}: missing column; the table has {', '.join(have)}")
+    expr = table
+    if customer_ids is not None:
+        # the ids go to the backend as a small table and the filter is a semi-join there
+        wanted = ibis.memtable(pd.DataFrame({"churnlab_id": pd.Series([str(i) for i in customer_ids], dtype=object)}))
+        expr = expr.semi_join(wanted, expr[id_column].cast("string") == wanted.churnlab_id)
+    if columns is not None:
+        expr = expr.select(*columns)
+    return ibis_backend_of(table).to_pandas(expr)
+
+
+def _ibis_batches(table):
+    """Stream an ibis table's rows from its backend as a pyarrow RecordBatchReader of ``_BATCH_ROWS`` rows."""
+    backend = ibis_backend_of(table)
+    if backend.name == "duckdb":
+        # ibis 12's DuckDB batches call fetch_record_batch, which DuckDB 2 renamed to to_arrow_reader
+        relation = backend.con.sql(backend.compile(table))
+        reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+        return reader(_BATCH_ROWS)
+    return backend.to_pyarrow_batches(table, chunk_size=_BATCH_ROWS)
 
 
 def table_digest(df: pd.DataFrame) -> tuple[int, tuple[str, ...], int]:
@@ -210,6 +274,8 @@ def streamed_digest(table: object, name: str = "table") -> tuple[int, tuple[str,
             for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
                 parts.append(table_digest(_batch_frame(batch, pf.schema_arrow)))
         return combine_digests(parts)
+    if is_ibis_table(table):
+        return combine_digests(table_digest(b.to_pandas()) for b in _ibis_batches(table))
     reader = table.fetch_arrow_reader(_BATCH_ROWS) if hasattr(table, "fetch_arrow_reader") else None
     if reader is None:
         return table_digest(table.df())
@@ -234,6 +300,15 @@ def copy_table(table: object, dest: Path, name: str = "table") -> None:
             if Path(files[0]).resolve() != Path(dest).resolve():
                 shutil.copyfile(files[0], dest)
             return
+    if is_ibis_table(table):
+        import pyarrow.parquet as pq
+
+        # the backend streams the rows batch by batch into one local file (memory bounded by a batch)
+        batches = _ibis_batches(table)
+        with pq.ParquetWriter(dest, batches.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+        return
     con = connect(relations=[table])
     view = Tables(con).view(name, table)
     con.execute(f"COPY (SELECT * FROM {view}) TO {sql_string(str(dest))} (FORMAT parquet)")
