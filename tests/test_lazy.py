@@ -107,3 +107,15 @@ def test_a_saved_folder_missing_a_table_file_names_it(folder, tmp_path):
     (copy / "events.parquet").unlink()
     with pytest.raises(DataSourceError, match="events.parquet"):
         Dataset.load(copy, lazy=True)
+
+
+def test_a_duckdb_relation_table_counts_hashes_and_samples_like_its_file(folder):
+    import duckdb
+
+    memory = Dataset.load(folder, lazy=False)
+    lazy = Dataset.load(folder, lazy=False)
+    lazy.tables["events"] = duckdb.read_parquet(str(folder / "events.parquet"))
+    assert "events=" in repr(lazy) and "(in the engine)" in repr(lazy)
+    assert lazy.rows("events") == len(memory.tables["events"])
+    assert lazy.fingerprint == memory.fingerprint
+    assert lazy.sample_customers(20, seed=4).fingerprint == memory.sample_customers(20, seed=4).fingerprint

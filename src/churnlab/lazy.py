@@ -119,7 +119,7 @@ def row_count(table: object) -> int:
         import pyarrow.parquet as pq
 
         return int(sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(table)))
-    return int(table.aggregate("count(*)").fetchone()[0])
+    return int(table.aggregate("count(*)").fetchall()[0][0])
 
 
 def read_frame(table: object, name: str = "table", *, columns: Sequence[str] | None = None,
@@ -276,10 +276,11 @@ def streamed_digest(table: object, name: str = "table") -> tuple[int, tuple[str,
         return combine_digests(parts)
     if is_ibis_table(table):
         return combine_digests(table_digest(b.to_pandas()) for b in _ibis_batches(table))
-    reader = table.fetch_arrow_reader(_BATCH_ROWS) if hasattr(table, "fetch_arrow_reader") else None
-    if reader is None:
+    # a DuckDB relation: DuckDB 2 calls the batch reader to_arrow_reader (fetch_arrow_reader before)
+    read = getattr(table, "to_arrow_reader", None) or getattr(table, "fetch_arrow_reader", None)
+    if read is None:
         return table_digest(table.df())
-    return combine_digests(table_digest(b.to_pandas()) for b in reader)
+    return combine_digests(table_digest(b.to_pandas()) for b in read(_BATCH_ROWS))
 
 
 def _batch_frame(batch, schema) -> pd.DataFrame:

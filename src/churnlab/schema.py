@@ -12,6 +12,7 @@ table, the column, what was expected and a few offending keys, in pandas or in D
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -284,7 +285,12 @@ class Dataset:
         self.vocabularies  # noqa: B018 - a declared vocabulary that cannot be used fails here, at once
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={self.rows(k):,}" + (" (on disk)" if is_lazy(v) else "")
+        def where(table: object) -> str:
+            if not is_lazy(table):
+                return ""
+            return " (on disk)" if isinstance(table, (str, os.PathLike)) else " (in the engine)"
+
+        sizes = ", ".join(f"{k}={self.rows(k):,}{where(v)}"
                           for k, v in self.tables.items())
         return f"Dataset({self.name!r}, as_of={self.as_of.date()}, {sizes})"
 
