@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from churnlab.errors import AnalysisError, SampleRatioMismatchError
-from churnlab.experiment.program import ProgramHoldout, holdout_breaches, program_effect, program_outcomes, program_waves
+from churnlab.experiment.program import (
+    ProgramHoldout,
+    holdout_breaches,
+    program_effect,
+    program_outcomes,
+    program_waves,
+)
 from churnlab.experiment.program_timeline import program_timeline, timeline_ends
 from churnlab.schema import Dataset
 

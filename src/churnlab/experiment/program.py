@@ -192,7 +192,8 @@ def program_outcomes(dataset: Dataset, program: ProgramHoldout, *, reach_days: i
     Returns
     -------
     DataFrame
-        One row per customer in reach (and per end, in a ``period_end`` column, when ``ends`` is given): ``customer_id, group`` (``holdout`` / ``program``), ``active_at_start``,
+        One row per customer in reach (and per end, in a ``period_end`` column, when ``ends`` is given):
+        ``customer_id, group`` (``holdout`` / ``program``), ``active_at_start``,
         ``churned`` (1.0 when the spell running at ``start`` ended by ``end``; NaN for customers not active at
         ``start``), ``active_at_end`` (1.0 when a spell covers ``end``: kept or won back) and ``revenue`` (paid in
         ``(start, end]``).
