@@ -30,7 +30,7 @@ from churnlab.schema import Dataset, require_columns
 __all__ = ["ProgramTimelineResult", "program_timeline", "timeline_ends", "timeline_effects"]
 
 TIMELINE_COLUMNS = ["step", "period_end", "days", "metric", "estimate", "ci_lower", "ci_upper", "p", "n_program",
-                    "n_holdout", "mean_program", "mean_holdout"]
+                    "n_holdout", "mean_program", "mean_holdout", "cap"]
 LABELS = {"churned": "churned (active at start)", "active_at_end": "a customer at that date",
           "revenue": "revenue per customer since the start (capped)"}
 
@@ -78,7 +78,8 @@ def timeline_effects(outcomes: pd.DataFrame, program: ProgramHoldout, *, metrics
     -------
     DataFrame
         One row per end and metric, in time order: ``step`` (1, 2, ...), ``period_end``, ``days`` since the
-        start, ``metric, estimate, ci_lower, ci_upper, p, n_program, n_holdout, mean_program, mean_holdout``.
+        start, ``metric, estimate, ci_lower, ci_upper, p, n_program, n_holdout, mean_program, mean_holdout`` and
+        ``cap`` (the value revenue was capped at; NaN for rates).
 
     Raises
     ------
@@ -97,7 +98,8 @@ def timeline_effects(outcomes: pd.DataFrame, program: ProgramHoldout, *, metrics
             rows.append({"step": step, "period_end": pd.Timestamp(end), "days": (pd.Timestamp(end) - start).days,
                          "metric": e.metric, "estimate": e.estimate, "ci_lower": e.ci_lower, "ci_upper": e.ci_upper,
                          "p": e.p, "n_program": e.n_treatment, "n_holdout": e.n_control,
-                         "mean_program": e.mean_treatment, "mean_holdout": e.mean_control})
+                         "mean_program": e.mean_treatment, "mean_holdout": e.mean_control,
+                         "cap": np.nan if e.cap is None else float(e.cap)})
     return pd.DataFrame(rows, columns=TIMELINE_COLUMNS)
 
 
