@@ -127,5 +127,8 @@ def test_monthly_waves_reach_the_riskiest_first_once_each_and_never_the_holdout(
     assert set(t2["arm"]) == {"bonus", "none"}
     wb = plan[plan["experiment_id"] == "prog-m1-winback"]
     assert set(wb["customer_id"]) == set(lost) - held and (wb["assigned_at"] == T).all()
+    # customers of a campaign still being measured are left out of every later wave
+    later = program_waves(ranked, T, waves=5, exclude=ranked[:100], first_wave=2, program_id="prog")
+    assert not set(later["customer_id"]) & set(ranked[:100]) and later["experiment_id"].iloc[0] == "prog-m2-retention"
     with pytest.raises(AnalysisError, match="waves"):
         program_waves(ranked, T, waves=0)

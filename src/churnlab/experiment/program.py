@@ -517,6 +517,7 @@ def program_waves(
     program: ProgramHoldout | None = None,
     program_id: str = DEFAULT_PROGRAM_ID,
     first_wave: int = 1,
+    exclude: Iterable[object] = (),
 ) -> pd.DataFrame:
     """Plan a retention programme's campaign waves: the canonical assignments of every wave, holdout kept out.
 
@@ -547,6 +548,8 @@ def program_waves(
     first_wave : int
         Number of the first wave in the ids (a programme whose first campaign was planned on its own starts
         the rest at 2).
+    exclude : iterable
+        Customers no wave may list (e.g. those of a campaign still being measured).
 
     Returns
     -------
@@ -573,8 +576,10 @@ def program_waves(
             raise AnalysisError(f"programme waves: {name} expected a positive whole number, got {v!r}")
     start = pd.Timestamp(start)
 
+    busy = {str(c) for c in exclude}
+
     def held(ids: list[str]) -> list[str]:
-        out = set(program.members(ids)) if program is not None and ids else set()
+        out = (set(program.members(ids)) if program is not None and ids else set()) | busy
         return [c for c in ids if c not in out]
 
     def slices(ids: Iterable[object]) -> list[list[str]]:
