@@ -59,3 +59,21 @@ def test_notebook_02_on_lazy_tables_builds_labels_in_the_engine_and_trains_on_a_
     assert len(risk) == m["n_at_risk"] > 0
     # Every listed customer was explained (SHAP for the list only): each has at least a first driver or says none.
     assert risk["reasons"].notna().all() and risk["driver_1"].notna().all()
+
+
+def test_sample_label_times_keeps_whole_customers_within_the_row_budget():
+    from churnlab.labels import LabelTimes
+    from churnlab.modeling import sample_label_times
+
+    # 300 customers with 1 to 3 cutoffs each (hand-built: customer i has i % 3 + 1 rows), 600 rows in all.
+    rows = [(f"c{i}", pd.Timestamp("2024-01-01") + pd.DateOffset(months=k), k == 0 and i % 7 == 0)
+            for i in range(300) for k in range(i % 3 + 1)]
+    lt = LabelTimes(pd.DataFrame(rows, columns=["customer_id", "cutoff", "label"]), "subscription", 30)
+    assert len(lt) == 600
+    small = sample_label_times(lt, 250, seed=3)
+    assert 0 < len(small) <= 250 and small.settings == lt.settings
+    counts = lt.table["customer_id"].value_counts()
+    kept = small.table["customer_id"].value_counts()
+    assert (kept == counts[kept.index]).all()  # every kept customer keeps all their rows
+    assert sample_label_times(lt, 250, seed=3).table.equals(small.table)  # seeded
+    assert sample_label_times(lt, None) is lt and sample_label_times(lt, 600) is lt
