@@ -70,8 +70,13 @@ class OracleComparison:
                 f"ratio={self.ratio:.1%})")
 
 
+#: Customers the oracle replays at most: past it, a seeded subset of the world's chunks (each an independent
+#: draw of the population) is replayed, so the comparison costs the same at 1M customers as at 100k.
+ORACLE_CUSTOMERS = 100_000
+
+
 def oracle_comparison(truth, keys: pd.DataFrame, labels, scores, *, horizon_days: int,
-                      seed: int = 0) -> OracleComparison:
+                      seed: int = 0, max_customers: int | None = ORACLE_CUSTOMERS) -> OracleComparison:
     """Compare a model's ranking with the oracle's, the world's true churn probabilities.
 
     Parameters
@@ -87,7 +92,11 @@ def oracle_comparison(truth, keys: pd.DataFrame, labels, scores, *, horizon_days
     horizon_days : int
         The label window; the oracle's probability is for the same window.
     seed : int, default 0
-        Seed of the oracle's Monte Carlo (:meth:`Truth.churn_probability`).
+        Seed of the oracle's Monte Carlo (:meth:`Truth.churn_probability`) and of the chunks drawn.
+    max_customers : int or None, default :data:`ORACLE_CUSTOMERS`
+        When the world has more customers, the oracle replays a seeded random subset of its chunks
+        holding about this many, and both AUCs are computed on those customers' rows
+        (``OracleComparison.n`` says how many). ``None``: every customer.
 
     Returns
     -------
@@ -109,8 +118,18 @@ def oracle_comparison(truth, keys: pd.DataFrame, labels, scores, *, horizon_days
     if not len(keys) == len(labels) == len(scores):
         raise AnalysisError(f"oracle_comparison: keys ({len(keys)}), labels ({len(labels)}) and scores "
                             f"({len(scores)}) must have the same length")
+    if max_customers is not None and (isinstance(max_customers, bool) or not isinstance(max_customers, int)
+                                      or max_customers < 1):
+        raise AnalysisError(f"oracle_comparison: max_customers must be a positive int or None; got {max_customers!r}")
+    chunks = None
+    n_chunks = truth.spec.n_chunks
+    if max_customers is not None and truth.spec.n_customers > max_customers:
+        per_chunk = truth.spec.n_customers / n_chunks
+        k = max(1, min(n_chunks, round(max_customers / per_chunk)))
+        chunks = np.random.default_rng(seed).choice(n_chunks, size=k, replace=False)
     cutoffs = sorted(pd.to_datetime(keys[CUTOFF]).unique())
-    oracle = pd.concat([truth.churn_probability(c, horizon_days=horizon_days, seed=seed).assign(**{CUTOFF: c})
+    oracle = pd.concat([truth.churn_probability(c, horizon_days=horizon_days, seed=seed, chunks=chunks)
+                        .assign(**{CUTOFF: c})
                         for c in cutoffs]) if cutoffs else pd.DataFrame(columns=[CUSTOMER_ID, "p_churn", CUTOFF])
     scored = keys[[CUSTOMER_ID, CUTOFF]].assign(label=labels, model=scores).merge(
         oracle, on=[CUSTOMER_ID, CUTOFF], how="inner")

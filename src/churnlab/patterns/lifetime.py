@@ -160,11 +160,12 @@ def restricted_mean(curve: pd.DataFrame, horizon: float, alpha: float = 0.05) ->
     t = curve["time"].to_numpy(float)
     d = curve["events"].to_numpy(float)
     n = curve["at_risk"].to_numpy(float)
-    use = (t <= h) & (d > 0)
-    var = 0.0
-    for ti, di, ni in zip(t[use], d[use], n[use]):
-        if ni > di:
-            var += _area(curve, ti, h) ** 2 * di / (ni * (ni - di))
+    s = curve["survival"].to_numpy(float)
+    # A_i = area under S from t_i to H: the segments from the i-th on (times ascend), summed from the right
+    segments = s * (np.minimum(np.r_[t[1:], np.inf], h) - np.minimum(t, h))
+    after = np.cumsum(segments[::-1])[::-1]
+    use = (t <= h) & (d > 0) & (n > d)
+    var = float(np.sum(after[use] ** 2 * d[use] / (n[use] * (n[use] - d[use]))))
     se = float(np.sqrt(var))
     z = z_value(alpha)
     return {"rmst": rmst, "se": se, "ci_lower": max(rmst - z * se, 0.0), "ci_upper": min(rmst + z * se, h),

@@ -7,6 +7,7 @@ for any model), SHAP's drivers against the true ones, an A/B estimate against th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,7 +173,8 @@ class Truth:
             )
         return int(day)
 
-    def churn_probability(self, cutoff, horizon_days: int = 30, n_sims: int = 200, seed: int = 0) -> pd.DataFrame:
+    def churn_probability(self, cutoff, horizon_days: int = 30, n_sims: int = 200, seed: int = 0,
+                          chunks: Sequence[int] | None = None) -> pd.DataFrame:
         """Return the true probability that each active customer cancels in ``(cutoff, cutoff + horizon_days]``.
 
         Parameters
@@ -185,11 +187,15 @@ class Truth:
             Monte Carlo replicates per customer (standard error at most 0.5 / sqrt(n_sims)).
         seed : int
             Seed of the Monte Carlo streams.
+        chunks : sequence of int, optional
+            Replay only these chunks of customers (each chunk is an independent draw of the population,
+            so a few chunks are a random sample of it); default every chunk.
 
         Returns
         -------
         DataFrame
-            ``customer_id, p_churn``, one row per customer active at the cutoff, sorted by id.
+            ``customer_id, p_churn``, one row per customer active at the cutoff (in the chunks replayed),
+            sorted by id.
 
         Raises
         ------
@@ -208,7 +214,10 @@ class Truth:
         day = self._day(cutoff)
         env = self.spec.env()
         ids, ps = [], []
-        for c in range(self.spec.n_chunks):
+        replay = range(self.spec.n_chunks) if chunks is None else sorted({int(c) for c in chunks})
+        if any(c < 0 or c >= self.spec.n_chunks for c in replay):
+            raise AnalysisError(f"chunks must lie in 0..{self.spec.n_chunks - 1}; got {list(chunks)}")
+        for c in replay:
             st = self.chunk_state(c, day)
             act = np.flatnonzero(st["alive"] & (st["signup_day"] < day))
             sub = take_state(st, act)
