@@ -130,6 +130,7 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("start_at", "datetime"),
                 Column("end_at", "datetime", nullable=True),
                 Column("renewal_at", "datetime", nullable=True, required=False),
+                Column("billing_period_days", "int", nullable=True, required=False, min=1),
                 Column("churn_reason", "string", nullable=True, vocabulary="churn_reasons"),
             ),
             key=("subscription_id",),
