@@ -66,7 +66,7 @@ def main() -> None:
     tags = {"churnlab.training_cutoffs": ",".join(c.date().isoformat() for c in trained.cutoffs)}
     reference = build_features(dataset, reference_cutoffs(dataset, horizon_days=HORIZON, tags=tags))
     cache: dict = {}
-    weeks, fired, expected, holdout_listed = [], [], [], 0
+    weeks, fired, expected, holdout_listed, view_rows = [], [], [], 0, []
     for k in range(args.weeks):
         as_of = FIRST_RUN + pd.Timedelta(days=7 * k)
         if as_of > dataset.as_of:
@@ -78,6 +78,7 @@ def main() -> None:
         holdout_listed += int(report.actions["holdout"].sum())
         holdout_listed += len(held & set(report.views["customer_id"].astype(str)))
         now = report.expected[report.expected["cutoff"] == as_of].iloc[0]
+        view_rows.append(report.view_performance.assign(as_of=as_of))
         expected.append(now)
         weeks.append({"as_of": as_of, "checks": len(report.alerts), "fired": len(report.fired)})
         for _, a in report.fired.iterrows():
@@ -101,8 +102,15 @@ def main() -> None:
         first_two = weeks_df[weeks_df["as_of"] > day].head(2)["as_of"]
         hits = fired_df[fired_df["as_of"].isin(first_two)]
         which = ", ".join(f"{r.alert} ({r.segment}, run {r.as_of.date()})" for r in hits.itertuples()) or "none"
+        after = fired_df[fired_df["as_of"] > day].sort_values("as_of")
+        first = "none"
+        if len(after):
+            when = after["as_of"].iloc[0]
+            k = int(((weeks_df["as_of"] > day) & (weeks_df["as_of"] <= when)).sum())
+            names = ", ".join(sorted(set(after.loc[after["as_of"] == when, "alert"])))
+            first = f"run {when.date()} ({k} runs after): {names}"
         lines.append(f"| {ev['event']} ({ev.get('segment') or 'all segments'}) | {day.date()} | "
-                     f"{'yes' if len(hits) else 'no'} | {which} |")
+                     f"{'yes' if len(hits) else 'no'} | {which} | {first} |")
     first_shock = min(pd.Timestamp(ev["date"]) for ev in events)
     stable = weeks_df[weeks_df["as_of"] <= first_shock]
     stable_fired = fired_df[fired_df["as_of"].isin(stable["as_of"])]
@@ -112,6 +120,12 @@ def main() -> None:
     coverage = f"{cov_df['covered'].mean():.1%} of {len(cov_df)} matured windows (target >= 90%)"
     false_alarms = (f"{runs_with_alarm} of {len(stable)} runs with an alarm; {len(stable_fired)} of {checks} checks "
                     f"fired ({len(stable_fired) / max(checks, 1):.2%})")
+    views = pd.concat(view_rows, ignore_index=True)
+    views = views[views["available"].astype(bool)].groupby("view", sort=False).agg(
+        runs=("as_of", "nunique"), listed=("n_exposed", "mean"), precision=("precision", "mean"),
+        recall=("recall", "mean"), base=("churn_unexposed", "mean"))
+    view_lines = "\n".join(f"| {v} | {r.runs} | {r.listed:.0f} | {r.precision:.1%} | {r.recall:.1%} |"
+                           for v, r in views.iterrows())
     by_rule = ", ".join(f"{k} {v}" for k, v in fired_df["alert"].value_counts().items()) or "none"
     text = f"""
 Measured {dt.date.today().isoformat()} with `python benchmarks/monitor_validity.py --customers {args.customers}
@@ -132,11 +146,18 @@ rules (99% intervals) and CRM views.
 | stable stretch (runs up to the first shock, {first_shock.date()}) | {false_alarms} |
 | programme-holdout customers on an action list or CRM view list | {holdout_listed} over {len(weeks_df)} runs |
 
-| dated shock | date | alert within two weekly runs | alerts fired in those runs |
-|---|---|---|---|
+| dated shock | date | alert within two weekly runs | alerts fired in those runs | first alert after it |
+|---|---|---|---|---|
 {chr(10).join(lines)}
 
 Alerts fired over the year, by rule: {by_rule}.
+
+CRM views on the last matured window of each run (means over the runs; precision = 30-day churn among the
+listed, recall = share of the window's churners listed):
+
+| view | runs | listed | precision | recall |
+|---|---|---|---|---|
+{view_lines}
 """
     print(text)
     if not args.no_write:
