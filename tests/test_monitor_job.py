@@ -236,3 +236,23 @@ def test_a_fired_alert_reaches_a_local_http_endpoint():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_renewal_date_after_as_of_is_valid_but_an_end_after_as_of_is_not():
+    from churnlab.schema import validate
+
+    ds = _hand()  # as_of 2024-05-01
+    subs = ds["subscriptions"].assign(subscription_id=pd.Series(["s1", "s2"], dtype="string"),
+                                      churn_reason=pd.Series([pd.NA, pd.NA], dtype="string"),
+                                      renewal_at=[T("2024-05-20"), T("2024-06-01")])
+    customers = ds["customers"].assign(customer_id=ds["customers"]["customer_id"].astype("string"))
+    subs = subs.assign(customer_id=subs["customer_id"].astype("string"))
+
+    def problems(table: pd.DataFrame) -> str:
+        data = Dataset(name="hand", tables={"customers": customers, "subscriptions": table}, as_of=ds.as_of,
+                       source="test")
+        return str(validate(data))
+
+    assert "problem" not in problems(subs), problems(subs)
+    late = problems(subs.assign(end_at=[T("2024-05-20"), pd.NaT]))
+    assert "subscriptions.end_at: expected nothing after as_of" in late and "renewal_at" not in late
