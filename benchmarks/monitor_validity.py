@@ -14,7 +14,8 @@ packaged alert rules. Reported:
 
 Writes its section of benchmarks/RESULTS.md between ``<!-- monitor_validity:start -->`` and
 ``<!-- monitor_validity:end -->``. Usage: ``python benchmarks/monitor_validity.py [--customers 4000] [--seed 0]
-[--weeks 52] [--no-write]``.
+[--weeks 52] [--no-write] [--early-signals]`` (``--early-signals``: only the model-free rules week by week, to
+measure how large a world must be before a shock's early traces clear them; prints, never writes).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import os
 import platform
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +34,11 @@ import pandas as pd
 
 from churnlab.data.synthetic import generate
 from churnlab.features import build_features
+from churnlab.monitor.alerts import evaluate_alerts, load_alerts
 from churnlab.monitor.champion import train_model
 from churnlab.monitor.drift import training_figures
 from churnlab.monitor.expected import realised_churn
+from churnlab.monitor.metrics import window_metrics
 from churnlab.monitor.weekly import reference_cutoffs, run_weekly
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -51,16 +55,47 @@ def machine() -> str:
             f"(XGBoost n_jobs=1), load average {load}, {dt.date.today().isoformat()}")
 
 
+def early_signals(dataset, weeks: int, thresholds=(0.0025, 0.005)) -> pd.DataFrame:
+    """The model-free rules (weekly churn, unsubscribes, exports) each week, also at lower export thresholds.
+
+    How large a world must be before the early traces of a shock clear an alert: no model, so it runs on worlds
+    far larger than the weekly job's benchmark. One row per run: the exports change against the previous four
+    runs (all customers, with its 99% MOVER bounds), and the rules that fired.
+    """
+    dates = [FIRST_RUN + pd.Timedelta(days=7 * (k - 5)) for k in range(weeks + 5)]
+    table = window_metrics(dataset, [d for d in dates if d <= dataset.as_of])
+    base = [r for r in load_alerts() if r.metric in ("churn_rate", "unsubscribe_rate", "export_rate")]
+    rules = base + [replace(r, name=f"{r.name}@{t:g}", threshold=t) for r in base if r.metric == "export_rate"
+                    for t in thresholds]
+    rows = []
+    for d in sorted(table["run_at"].unique())[5:]:
+        a = evaluate_alerts(table[table["run_at"] <= d], rules, run_at=d)
+        ex = a[(a["alert"] == "exports_up") & (a["segment"] == "all")].iloc[0]
+        rows.append({"as_of": pd.Timestamp(d), "n": ex["n"], "export_rate": ex["value"], "baseline": ex["baseline"],
+                     "change": ex["change"], "change_lower": ex["change_lower"],
+                     "fired": ", ".join(f"{r.alert}/{r.segment}" for r in a[a["fired"]].itertuples())})
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--early-signals", action="store_true",
+                        help="only the model-free rules each week (no model; for large worlds); prints, never writes")
     args = parser.parse_args()
     started = time.perf_counter()
     load_before = machine()
     dataset, _ = generate(args.customers, seed=args.seed, **WORLD)
+    if args.early_signals:
+        out = early_signals(dataset, args.weeks)
+        with pd.option_context("display.width", 200, "display.max_rows", 200):
+            print(out.assign(**{c: (out[c] * 100).round(2) for c in ("export_rate", "baseline", "change",
+                                                                      "change_lower")}).to_string(index=False))
+        print(f"{args.customers:,} customers, {(time.perf_counter() - started) / 60:.1f} min; {load_before}")
+        return
     events = dataset.metadata["dated_events"]
     trained = train_model(dataset, FIRST_RUN, horizon_days=HORIZON, n_jobs=1, random_state=args.seed)
     tags = {"churnlab.training_cutoffs": ",".join(c.date().isoformat() for c in trained.cutoffs)}
