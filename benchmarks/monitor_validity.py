@@ -159,7 +159,7 @@ def main() -> None:
     views = views[views["available"].astype(bool)].groupby("view", sort=False).agg(
         runs=("as_of", "nunique"), listed=("n_exposed", "mean"), precision=("precision", "mean"),
         recall=("recall", "mean"), base=("churn_unexposed", "mean"))
-    view_lines = "\n".join(f"| {v} | {r.runs} | {r.listed:.0f} | {r.precision:.1%} | {r.recall:.1%} |"
+    view_lines = "\n".join(f"| {v} | {int(r.runs)} | {r.listed:.0f} | {r.precision:.1%} | {r.recall:.1%} |"
                            for v, r in views.iterrows())
     by_rule = ", ".join(f"{k} {v}" for k, v in fired_df["alert"].value_counts().items()) or "none"
     text = f"""
