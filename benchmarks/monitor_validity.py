@@ -85,7 +85,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--early-signals", action="store_true",
                         help="only the model-free rules each week (no model; for large worlds); prints, never writes")
+    parser.add_argument("--from", dest="from_date", default=None,
+                        help="first weekly run (default 2025-01-06); a later one is an evidence run and never writes")
     args = parser.parse_args()
+    first_run = pd.Timestamp(args.from_date) if args.from_date else FIRST_RUN
+    args.no_write = args.no_write or first_run != FIRST_RUN
     started = time.perf_counter()
     load_before = machine()
     dataset, _ = generate(args.customers, seed=args.seed, **WORLD)
@@ -103,7 +107,7 @@ def main() -> None:
     cache: dict = {}
     weeks, fired, expected, holdout_listed, view_rows = [], [], [], 0, []
     for k in range(args.weeks):
-        as_of = FIRST_RUN + pd.Timedelta(days=7 * k)
+        as_of = first_run + pd.Timedelta(days=7 * k)
         if as_of > dataset.as_of:
             break
         report = run_weekly(dataset, trained.model, as_of=as_of, horizon_days=HORIZON, runs=5,
@@ -118,8 +122,12 @@ def main() -> None:
         weeks.append({"as_of": as_of, "checks": len(report.alerts), "fired": len(report.fired)})
         for _, a in report.fired.iterrows():
             fired.append({"as_of": as_of, "alert": a["alert"], "segment": a["segment"]})
+        watch = report.alerts[report.alerts["alert"].isin(["expected_churn_up", "exports_up"])
+                              & (report.alerts["segment"] == "all")]
+        moves = "; ".join(f"{r.alert} {r.change:+.4f} [{r.change_lower:+.4f}, {r.change_upper:+.4f}]"
+                          for r in watch.itertuples())
         print(f"{as_of.date()}: {len(report.fired)} fired "
-              f"{[f'{a}/{s}' for a, s in report.fired[['alert', 'segment']].values]}", flush=True)
+              f"{[f'{a}/{s}' for a, s in report.fired[['alert', 'segment']].values]}; {moves}", flush=True)
     weeks_df, fired_df = pd.DataFrame(weeks), pd.DataFrame(fired, columns=["as_of", "alert", "segment"])
     # coverage of the expected interval on every matured window
     cov = []
@@ -171,7 +179,7 @@ World: {args.customers:,} customers, {WORLD['start']}..{WORLD['end']}, seed {arg
 change {WORLD['ui_change_date']} (segment {next((e.get('segment') for e in events if e['event'] == 'ui_change'), '-')}),
 competitor's offer {WORLD['competitor_date']}. Champion: `train_model` as of {FIRST_RUN.date()} on
 {len(trained.cutoffs)} monthly cutoffs, held-out ROC-AUC {trained.figures['training_roc_auc']:.3f}. The job ran
-every Monday from {FIRST_RUN.date()} ({len(weeks_df)} runs), 30-day horizon, 5 earlier runs each, packaged alert
+every Monday from {first_run.date()} ({len(weeks_df)} runs), 30-day horizon, 5 earlier runs each, packaged alert
 rules (99% intervals) and CRM views.
 
 | check | result |
