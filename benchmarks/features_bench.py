@@ -15,7 +15,7 @@ and ``<!-- features:end -->``; label times between ``<!-- label_times:start -->`
     CDNOW monthly label times (30-day and 92-day horizons) and the 92-day label rows (282,840) through
     ``build_features``, in a fresh interpreter: wall time with and without importing churnlab.
 ``scale``
-    Synthetic worlds streamed to Parquet with ``iter_chunks`` (10k, 30k, 100k customers by default);
+    Synthetic worlds streamed to Parquet by ``stream_world`` (10k, 30k, 100k customers by default);
     a fresh process reads customers and subscriptions into pandas and every event-level table where it
     lies (Parquet), builds monthly label times and the full feature set; wall time and peak RSS per
     size, and the slope of a straight line through them.
@@ -33,7 +33,6 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -235,48 +234,28 @@ def run_cdnow_child() -> dict:
 # ------------------------------------------------------------------------------------------ scale
 
 def stream_world(n: int, folder: Path) -> dict:
-    """Stream a synthetic world of ``n`` customers to one Parquet file per table (as generate.py does)."""
-    import pyarrow as pa
+    """Stream a synthetic world of ``n`` customers to ``folder`` with the package's own streaming writer, once."""
+    from churnlab.data.synthetic.build import stream_world as write_world
+
+    if not (folder / "dataset.json").exists():
+        write_world(folder, n, seed=0)
+    meta = json.loads((folder / "dataset.json").read_text())
     import pyarrow.parquet as pq
 
-    from churnlab.data.synthetic import make_spec
-    from churnlab.data.synthetic.build import iter_chunks
-    from churnlab.data.synthetic.tables import records_to_frames
-
-    folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "done.json").exists():
-        return json.loads((folder / "done.json").read_text())
-    spec = make_spec(n, seed=0)
-    writers: dict = {}
-    rows: dict[str, int] = {}
-    for records, _state in iter_chunks(spec):
-        for name, df in records_to_frames(records, spec.id_width).items():
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            if name not in writers:
-                writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", table.schema)
-            writers[name].write_table(table.cast(writers[name].schema))
-            rows[name] = rows.get(name, 0) + len(df)
-    for w in writers.values():
-        w.close()
-    info = {"rows": rows, "as_of": str(spec.end)}
-    (folder / "done.json").write_text(json.dumps(info))
-    return info
+    rows = {t: pq.ParquetFile(folder / f"{t}.parquet").metadata.num_rows for t in meta["tables"]}
+    return {"rows": rows, "as_of": meta["as_of"]}
 
 
 def run_scale_child(folder: Path, threads: int) -> dict:
     t0 = time.perf_counter()
-    import pandas as pd
 
     from churnlab.engine import connect
     from churnlab.features import EVENT_TABLES, build_features
     from churnlab.labels import make_label_times
     from churnlab.schema import Dataset
 
-    info = json.loads((folder / "done.json").read_text())
-    tables = {"customers": pd.read_parquet(folder / "customers.parquet"),
-              "subscriptions": pd.read_parquet(folder / "subscriptions.parquet")}
-    tables.update({t: str(folder / f"{t}.parquet") for t in EVENT_TABLES if (folder / f"{t}.parquet").exists()})
-    ds = Dataset("synthetic", tables, as_of=info["as_of"], source=str(folder))
+    ds = Dataset.load(folder, lazy=True)  # customers and subscriptions in pandas, every event table where it lies
+    assert set(ds.lazy_tables) == {t for t in EVENT_TABLES if t in ds.tables}
     t1 = time.perf_counter()
     lt = make_label_times(ds)
     t_labels = time.perf_counter() - t1
@@ -285,7 +264,7 @@ def run_scale_child(folder: Path, threads: int) -> dict:
     t_feat = time.perf_counter() - t1
     return {"label_rows": len(lt), "features": f.shape[1] - 2, "labels_s": round(t_labels, 2),
             "features_s": round(t_feat, 2), "total_s": round(time.perf_counter() - t0, 2),
-            "peak_gib": round(_peak_gib(), 2), "events": info["rows"].get("events", 0)}
+            "peak_gib": round(_peak_gib(), 2), "events": ds.rows("events")}
 
 
 def _child(args: list[str]) -> dict:
@@ -326,7 +305,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--sizes", default="10000,30000,100000")
-    ap.add_argument("--data", default=str(Path(tempfile.gettempdir()) / "churnlab-features-bench"))
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "data" / "worlds"),
+                    help="where the streamed worlds live (shared with scale_run.py; git-ignored)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     data = Path(args.data)
@@ -369,7 +349,7 @@ def main() -> None:
     if "scale" in parts:
         res = []
         for n in [int(s) for s in args.sizes.split(",")]:
-            folder = data / f"world_{n}"
+            folder = data / f"synthetic_{n}"
             t0 = time.perf_counter()
             info = stream_world(n, folder)
             gen = time.perf_counter() - t0
@@ -383,8 +363,9 @@ def main() -> None:
         s_time = _slope([r["n"] / 1e5 for r in res], [r["total_s"] for r in res])
         s_mem = _slope([r["n"] / 1e5 for r in res], [r["peak_gib"] for r in res])
         lines += ["### Streamed synthetic worlds: label times + every feature from Parquet", "",
-                  f"Measured on {machine}. Each world streamed to Parquet with `iter_chunks` (seed 0, 2024); a "
-                  "fresh process reads customers and subscriptions into pandas and the event-level tables where "
+                  f"Measured on {machine}. Each world streamed to Parquet by `stream_world` (what "
+                  "`churnlab data generate --stream` runs; seed 0, 2024); a fresh process opens it with "
+                  "`Dataset.load(lazy=True)`: customers and subscriptions in pandas, the event-level tables where "
                   "they lie, builds monthly label times (subscription definition) and the full feature set. "
                   "Total = the child process's wall time after start-up (imports included); peak = its peak RSS "
                   "(VmHWM).", "",

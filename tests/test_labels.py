@@ -183,3 +183,66 @@ def test_inactivity_labels_of_a_synthetic_world_equal_the_plain_definition_from_
     on_disk = Dataset(world.name, {**world.tables, "events": str(path)}, as_of=world.as_of, source="test")
     pd.testing.assert_frame_equal(make_label_times(on_disk, definition="inactivity", horizon_days=14).table,
                                   expected)
+
+
+def _on_backend(con, frame: pd.DataFrame, path):
+    """``frame`` as a table of the ibis backend ``con`` (through Parquet: ibis 12's create_table fails on DuckDB 2)."""
+    frame.to_parquet(path, index=False)
+    return con.read_parquet(str(path))
+
+
+def test_inactivity_window_bounds_hold_when_the_events_live_on_an_ibis_backend(tmp_path):
+    # the same hand cases as test_inactivity_window_is_open_at_the_cutoff_and_closed_at_its_end, with the events
+    # a table of an ibis backend (as a Spark or warehouse table would be): the window join runs there
+    import ibis
+
+    ds = _events_dataset({
+        "at_cutoff": ["2021-02-01", "2021-03-01"],
+        "at_end": ["2021-02-01", "2021-03-31"],
+        "just_after_end": ["2021-02-01", "2021-03-31 00:00:01"],
+        "inside": ["2021-02-01", "2021-03-15"],
+        "silent": ["2021-02-01"],
+    })
+    con = ibis.duckdb.connect()
+    on_backend = Dataset("hand", {**ds.tables, "events": _on_backend(con, ds["events"], tmp_path / "e.parquet")},
+                         as_of=ds.as_of, source="test")
+    lt = make_label_times(on_backend, [CUT], horizon_days=30)
+    assert {cid: _label(lt, cid) for cid in ["at_cutoff", "at_end", "just_after_end", "inside", "silent"]} == {
+        "at_cutoff": True, "at_end": False, "just_after_end": True, "inside": False, "silent": True}
+    pd.testing.assert_frame_equal(lt.table, make_label_times(ds, [CUT], horizon_days=30).table)
+    # the first event is read from the backend too: 2021-02-01 + 90 days = 2021-05-02, so the first month start
+    # is 2021-06-01, whose 14-day window ends 2021-06-15, before as_of 2021-06-30
+    assert monthly_cutoffs(on_backend, horizon_days=14) == [T("2021-06-01")] == monthly_cutoffs(ds, horizon_days=14)
+
+
+def test_label_times_with_an_ibis_backend_equal_the_duckdb_engines_on_a_synthetic_world(tmp_path):
+    import ibis
+
+    from churnlab.data.synthetic import generate
+
+    world, _ = generate(300, seed=5)
+    path = tmp_path / "events.parquet"
+    world["events"].to_parquet(path, index=False)
+    on_disk = Dataset(world.name, {**world.tables, "events": path}, as_of=world.as_of, source="test")
+    cutoffs = ["2024-06-01", "2024-09-01"]
+    con = ibis.duckdb.connect()
+    expected = make_label_times(on_disk, cutoffs, definition="inactivity").table
+    assert 0.02 < expected["label"].mean() < 0.98  # both labels occur: the comparison can fail
+    # a Parquet path read by the ibis backend itself
+    pd.testing.assert_frame_equal(make_label_times(on_disk, cutoffs, definition="inactivity", backend=con).table,
+                                  expected)
+    # subscriptions given as a backend table come back as a small frame and are labelled as in pandas
+    subs_on_backend = Dataset(world.name, {**world.tables, "subscriptions": _on_backend(con, world["subscriptions"],
+                                                                                 tmp_path / "s.parquet")},
+                              as_of=world.as_of, source="test")
+    pd.testing.assert_frame_equal(make_label_times(subs_on_backend, cutoffs).table, make_label_times(world, cutoffs).table)
+
+
+def test_events_on_another_ibis_backend_than_the_one_given_raise_a_clear_error(tmp_path):
+    import ibis
+
+    ds = _events_dataset({"a": ["2021-02-01", "2021-03-15"]})
+    events = _on_backend(ibis.duckdb.connect(), ds["events"], tmp_path / "e.parquet")
+    elsewhere = Dataset("hand", {**ds.tables, "events": events}, as_of=ds.as_of, source="test")
+    with pytest.raises(AnalysisError, match="another ibis backend"):
+        make_label_times(elsewhere, [CUT], backend=ibis.duckdb.connect())

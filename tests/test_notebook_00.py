@@ -66,3 +66,20 @@ def test_notebook_00_shows_ids_when_allowed_and_runs_no_markup_from_a_parameter(
     assert [c for c in SHOP_IDS if c in page]  # the customer sample, for internal use
     assert executable_content(page) == []
     assert "&lt;script&gt;document.title=" in page  # the unknown column named by the parameter, as text
+
+
+@pytest.mark.slow
+def test_notebook_00_logs_the_same_numbers_on_a_lazy_world_as_in_memory(project, monkeypatch):
+    # The spec's synthetic data is prepared with save_world; its tables are far below the lazy threshold, so the
+    # first run reads them into pandas; CHURNLAB_LAZY_ROWS=0 (inherited by the notebook's kernel) leaves every
+    # event-level table on disk, and the notebook then counts it in DuckDB.
+    world = {"source": "synthetic", "customers": 150, "seed": 4}
+    monkeypatch.delenv("CHURNLAB_LAZY_ROWS", raising=False)
+    _, in_memory = run_notebook(project, "00_data_overview", world)
+    monkeypatch.setenv("CHURNLAB_LAZY_ROWS", "0")
+    _, lazy = run_notebook(project, "00_data_overview", world)
+    assert set(lazy.metrics) == set(in_memory.metrics)
+    assert lazy.metrics == in_memory.metrics
+    # the synthetic world has every canonical event table, and its ids are unique by construction
+    assert lazy.metrics["tables"] == 9 and lazy.metrics["duplicate_key_rows"] == 0
+    assert lazy.metrics["customers"] == 150

@@ -83,3 +83,61 @@ def test_churn_by_tenure_without_any_churn_flag_raises():
     ds = Dataset("toy", {"customers": customers}, as_of=AS_OF, source="test")
     with pytest.raises(AnalysisError, match="has no churn flag"):
         churn_by_tenure(ds)
+
+
+# -- lazy tables: the overview's event-level counts run in DuckDB and equal the in-memory ones ------------------
+
+
+@pytest.fixture(scope="module")
+def saved_world(tmp_path_factory):
+    """A 120-customer world with a few gaps and duplicates planted in its event-level tables, saved once."""
+    from churnlab.data.synthetic.build import generate
+
+    dataset, _truth = generate(120, seed=5)
+    tickets = dataset.tables["tickets"].copy()
+    tickets.loc[tickets.index[[3, 4]], "ticket_id"] = tickets["ticket_id"].iloc[0]  # 3 rows share one ticket id
+    tickets.loc[tickets.index[[1, 6]], "hours_to_resolve"] = float("nan")
+    events = dataset.tables["events"].copy()
+    events.loc[events.index[[0, 10, 20]], "component"] = None
+    dataset.tables.update(tickets=tickets, events=events)
+    return dataset.save(tmp_path_factory.mktemp("world") / "w")
+
+
+def test_the_overview_of_a_lazy_dataset_equals_the_in_memory_one(saved_world, monkeypatch):
+    from churnlab.data.summary import overall_churn_rate, summarize
+    from churnlab.metrics import churn_over_time
+    from churnlab.notebook import column_summary
+
+    eager = Dataset.load(saved_world, lazy=False)
+    monkeypatch.setenv("CHURNLAB_LAZY_ROWS", "0")
+    lazy = Dataset.load(saved_world)
+    assert set(lazy.lazy_tables) == set(eager.tables) - {"customers", "subscriptions"}
+    pd.testing.assert_frame_equal(summarize(lazy), summarize(eager))
+    pd.testing.assert_frame_equal(missing_values(lazy), missing_values(eager))
+    pd.testing.assert_frame_equal(duplicate_keys(lazy), duplicate_keys(eager))
+    pd.testing.assert_frame_equal(segment_mix(lazy), segment_mix(eager))
+    pd.testing.assert_frame_equal(churn_over_time(lazy, freq="MS"), churn_over_time(eager, freq="MS"))
+    pd.testing.assert_frame_equal(column_summary(lazy["customers"]), column_summary(eager["customers"]))
+    assert overall_churn_rate(lazy) == overall_churn_rate(eager)
+
+
+def test_lazy_counts_find_the_planted_gaps_and_duplicates(saved_world, monkeypatch):
+    monkeypatch.setenv("CHURNLAB_LAZY_ROWS", "0")
+    lazy = Dataset.load(saved_world)
+    dupes = duplicate_keys(lazy).set_index("table")
+    # three ticket rows share the first ticket id (rows 0, 3 and 4); the generator's ids are otherwise unique
+    assert dupes.loc["tickets", "duplicate_rows"] == 3
+    gaps = missing_values(lazy).set_index(["table", "column"])["missing"]
+    # component: the generator leaves some empty; planted three more, so at least 3
+    assert gaps[("events", "component")] >= 3
+    eager_tickets = pd.read_parquet(saved_world / "tickets.parquet")
+    assert gaps[("tickets", "hours_to_resolve")] == int(eager_tickets["hours_to_resolve"].isna().sum())
+
+
+def test_duplicate_rows_counts_missing_keys_as_equal_lazy_and_in_memory(tmp_path):
+    from churnlab.data.overview import duplicate_rows
+
+    frame = pd.DataFrame({"k": ["a", "a", "b", None, None], "j": [1, 1, 2, 3, 3]})
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    # by eye: ("a", 1) twice and (None, 3) twice -> 4 rows share a key
+    assert duplicate_rows(frame, ["k", "j"]) == duplicate_rows(tmp_path / "t.parquet", ["k", "j"]) == 4

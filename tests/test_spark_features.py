@@ -74,3 +74,74 @@ def test_features_on_local_spark_are_identical_to_the_duckdb_engine(spark):
     assert on_spark["days_since_last_session"].notna().all()
     # no tolerance: the same counts, and days-since computed as doubles on both engines
     pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)
+
+
+@pytest.fixture(scope="module")
+def parquet_world(tmp_path_factory):
+    """A 300-customer world written to Parquet, one file per table (as ``Dataset.save`` lays it out)."""
+    from churnlab.data.synthetic import generate
+
+    world, _ = generate(300, seed=7)
+    folder = tmp_path_factory.mktemp("parquet_world")
+    for name, frame in world.tables.items():
+        # Spark reads no nanosecond Parquet timestamps (PARQUET_TYPE_ILLEGAL): write microseconds, which both
+        # engines then read from the same files
+        frame.to_parquet(folder / f"{name}.parquet", index=False, coerce_timestamps="us",
+                         allow_truncated_timestamps=True)
+    return world, folder
+
+
+def test_label_times_and_features_of_parquet_read_in_spark_equal_the_duckdb_engines(spark, parquet_world):
+    import ibis
+
+    from churnlab.features import EVENT_TABLES, build_features
+    from churnlab.labels import make_label_times, monthly_cutoffs
+    from churnlab.schema import Dataset
+
+    world, folder = parquet_world
+    event_tables = [n for n in EVENT_TABLES if n in world.tables]
+    customers = pd.read_parquet(folder / "customers.parquet")
+    # the DuckDB engine reads the event tables where they lie (Parquet paths)
+    on_disk = Dataset(world.name, {"customers": customers, "subscriptions": pd.read_parquet(folder / "subscriptions.parquet"),
+                                   **{n: folder / f"{n}.parquet" for n in event_tables}},
+                      world.as_of, world.source, metadata=world.metadata)
+    # the same files read by Spark, by each route a user has: a table of the session, ibis's read_parquet,
+    # and a plain path (read by the backend of the other tables); only customers stays pandas
+    con = ibis.pyspark.connect(spark)
+    spark.read.parquet(str(folder / "events.parquet")).createOrReplaceTempView("churnlab_test_events")
+    in_spark_tables = {"customers": customers, "events": con.table("churnlab_test_events"),
+                       "subscriptions": con.read_parquet(str(folder / "subscriptions.parquet")),
+                       "payments": folder / "payments.parquet"}
+    for n in event_tables:
+        in_spark_tables.setdefault(n, con.read_parquet(str(folder / f"{n}.parquet")))
+    in_spark = Dataset(world.name, in_spark_tables, world.as_of, world.source, metadata=world.metadata)
+
+    # the Dataset answers about a Spark table through Spark: counts, one customer's rows
+    assert in_spark.rows("events") == on_disk.rows("events") == len(world["events"])
+    one = str(customers["customer_id"].iloc[0])
+    by_spark = in_spark.frame("events", customer_ids=[one]).sort_values("timestamp").reset_index(drop=True)
+    by_duckdb = on_disk.frame("events", customer_ids=[one]).sort_values("timestamp").reset_index(drop=True)
+    assert len(by_spark) > 0
+    pd.testing.assert_frame_equal(by_spark, by_duckdb, check_dtype=False)
+    assert "events=" in repr(in_spark)
+
+    cutoffs = ["2024-06-01", "2024-09-01"]
+    assert monthly_cutoffs(in_spark) == monthly_cutoffs(on_disk)
+    # inactivity: the window join runs in Spark; the label rows equal DuckDB's, row for row
+    inactive_spark = make_label_times(in_spark, cutoffs, definition="inactivity")
+    inactive_duckdb = make_label_times(on_disk, cutoffs, definition="inactivity")
+    pd.testing.assert_frame_equal(inactive_spark.table, inactive_duckdb.table, check_exact=True)
+    # both labels occur (not a trivially all-False or all-True match)
+    assert 0 < inactive_duckdb.table["label"].mean() < 1
+    # subscription: the small subscriptions table comes back from Spark and is labelled in pandas
+    subs_spark = make_label_times(in_spark, cutoffs, definition="subscription")
+    subs_duckdb = make_label_times(on_disk, cutoffs, definition="subscription")
+    pd.testing.assert_frame_equal(subs_spark.table, subs_duckdb.table, check_exact=True)
+    assert subs_duckdb.table["label"].any()
+
+    # features: Spark expressions over the Spark tables against the DuckDB SQL over the Parquet paths
+    on_spark = build_features(in_spark, subs_spark)
+    on_duckdb = build_features(on_disk, subs_duckdb)
+    assert len(on_spark) == len(subs_duckdb.table)
+    assert {"sessions_30d", "email_open_rate_30d", "days_overdue", "last_nps", "activated_14d"} <= set(on_spark.columns)
+    pd.testing.assert_frame_equal(on_spark, on_duckdb, check_exact=True)

@@ -90,6 +90,12 @@ def prepare_data(data: DataSpec, *, progress: Progress | None = None) -> Prepare
 
     say = progress or (lambda _line: None)
     key = cache_key(data)
+    in_place = data_source(data.source).in_place
+    if in_place is not None:
+        folder = in_place(data.settings)
+        fingerprint = json.loads((folder / "dataset.json").read_text(encoding="utf-8"))["fingerprint"]
+        say(f"data: {data.source} read where it lies, {folder} (fingerprint {fingerprint[:12]})")
+        return PreparedData(folder=folder, fingerprint=fingerprint, key=key, cached=True)
     folder = data_dir() / key
     with file_lock(data_dir() / f"{key}.lock"):
         meta = folder / "dataset.json"

@@ -3,8 +3,8 @@
 :class:`Problem` is one finding on one line (table, column, what was expected, how many rows and a
 few of their keys); :class:`ValidationReport` collects them. The checks here look at one column
 against its :class:`~churnlab.schema.Column` declaration and the dataset's
-:class:`~churnlab.vocabulary.Vocabulary`; :func:`churnlab.schema.validate` runs them over every
-table and adds the checks across tables.
+:class:`~churnlab.vocabulary.Vocabulary`; :func:`churnlab.validation.validate` runs them over every
+table and adds the checks across tables; :mod:`churnlab.validation_sql` states the same checks in SQL.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from churnlab.vocabulary import Vocabulary
 if TYPE_CHECKING:  # pragma: no cover
     from churnlab.schema import Column
 
-__all__ = ["Problem", "ValidationReport", "kind_of", "check_column", "check_survey_scores", "row_keys"]
+__all__ = ["Problem", "ValidationReport", "kind_of", "compatible", "check_column", "check_survey_scores", "row_keys",
+           "examples", "shown_values", "value_bounds", "range_found"]
 
 
 @dataclass(frozen=True)
@@ -104,8 +105,13 @@ def row_keys(df: pd.DataFrame) -> pd.Series:
     return ids.astype(object).where(ids.notna(), rows)
 
 
+def shown_values(values) -> str:
+    """Show a few distinct values as text: strings quoted (``'abc'``), others as printed."""
+    return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in values)
+
+
 def _shown(values: pd.Series, limit: int = 3) -> str:
-    return ", ".join(repr(v) if isinstance(v, str) else str(v) for v in pd.unique(values.dropna())[:limit])
+    return shown_values(pd.unique(values.dropna())[:limit])
 
 
 def _dtype_problem(name: str, col: Column, s: pd.Series, kind: str, keys: pd.Series) -> Problem:
@@ -132,7 +138,8 @@ def _dtype_problem(name: str, col: Column, s: pd.Series, kind: str, keys: pd.Ser
     return Problem(name, col.name, shown)
 
 
-def _bounds(col: Column, vocabulary: Vocabulary) -> tuple[float | None, float | None, str]:
+def value_bounds(col: Column, vocabulary: Vocabulary) -> tuple[float | None, float | None, str]:
+    """Return the inclusive bounds of a column's values and how a problem states them (``values >= 0``)."""
     if col.scale is not None:
         low, high = vocabulary.get(col.scale)
         return low, high, f"values on the {col.scale.replace('_', ' ')} {low:g}-{high:g}"
@@ -145,6 +152,11 @@ def _bounds(col: Column, vocabulary: Vocabulary) -> tuple[float | None, float | 
     return None, None, ""
 
 
+def range_found(low_found, high_found) -> str:
+    """`` (found 3)`` or `` (found -1 to 12)``: the offending values' span, for an out-of-range problem."""
+    return f" (found {low_found:g}" + (f" to {high_found:g})" if high_found != low_found else ")")
+
+
 def _out_of_range(name: str, column: str, s: pd.Series, keys: pd.Series, low, high, expected: str) -> list[Problem]:
     bad = pd.Series(False, index=s.index)
     if low is not None:
@@ -154,7 +166,7 @@ def _out_of_range(name: str, column: str, s: pd.Series, keys: pd.Series, low, hi
     bad = bad.fillna(False).astype(bool)
     if not bad.any():
         return []
-    found = f" (found {s[bad].min():g}" + (f" to {s[bad].max():g})" if s[bad].nunique() > 1 else ")")
+    found = range_found(s[bad].min(), s[bad].max())
     return [Problem(name, column, expected + found, int(bad.sum()), examples(keys[bad]))]
 
 
@@ -172,8 +184,6 @@ def check_survey_scores(df: pd.DataFrame, keys: pd.Series, vocabulary: Vocabular
         scores, where = df.loc[rows, "score"], f"{expected} where kind is {kind}"
         problems.extend(_out_of_range("surveys", "score", scores, keys[rows], lo, hi, where))
     return problems
-
-
 
 
 def check_column(
@@ -218,7 +228,7 @@ def check_column(
                 Problem(table, col.name, f"one of {list(allowed)} (found {found}{hint})", int(bad.sum()),
                         examples(keys[bad]))
             )
-    low, high, expected = _bounds(col, vocabulary)
+    low, high, expected = value_bounds(col, vocabulary)
     if expected:
         problems.extend(_out_of_range(table, col.name, s, keys, low, high, expected))
     if col.kind == "datetime" and not getattr(col, "scheduled", False):

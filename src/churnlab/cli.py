@@ -139,12 +139,27 @@ def data_init(folder: Path, out: Path | None, name: str | None, force: bool) -> 
 @click.option("--start", default="2024-01-01", show_default=True, help="First day of the simulated period.")
 @click.option("--end", default="2024-12-31", show_default=True, help="Last day of the simulated period.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write Parquet tables to.")
-def data_generate(n_customers: int, seed: int, start: str, end: str, out: Path) -> None:
-    """Generate the synthetic world and write its tables and truth as Parquet to OUT."""
-    from churnlab.data.synthetic import generate, save_world
+@click.option("--stream/--in-memory", default=None,
+              help="Stream chunk by chunk to Parquet (default: past 200,000 customers) or build in memory first.")
+def data_generate(n_customers: int, seed: int, start: str, end: str, out: Path, stream: bool | None) -> None:
+    """Generate the synthetic world and write its tables and truth as Parquet to OUT.
 
-    dataset, truth = generate(n_customers=n_customers, start=start, end=end, seed=seed, progress=True)
-    save_world(dataset, truth, out)
+    The folder is what a spec's ``data: {path: OUT}`` or ``churnlab run`` reads; a streamed world's big
+    tables stay on disk and are read by DuckDB where they lie.
+    """
+    from churnlab.data.synthetic import generate, load_world, save_world
+    from churnlab.data.synthetic.build import STREAM_CUSTOMERS, stream_world
+
+    if n_customers < 1:
+        raise click.BadParameter(f"must be a positive number of customers; got {n_customers}", param_hint="--customers")
+    if stream is None:
+        stream = n_customers > STREAM_CUSTOMERS
+    if stream:
+        stream_world(out, n_customers, start=start, end=end, seed=seed, progress=True)
+        dataset, _truth = load_world(out)
+    else:
+        dataset, truth = generate(n_customers=n_customers, start=start, end=end, seed=seed, progress=True)
+        save_world(dataset, truth, out)
     click.echo(f"wrote {dataset!r} to {out} (fingerprint {dataset.fingerprint})")
 
 

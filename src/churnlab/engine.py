@@ -147,6 +147,7 @@ class Tables:
 
 def columns_of(table: TableSource, name: str = "table") -> list[str]:
     """List the column names of ``table`` without reading its rows (a fresh connection for lazy tables)."""
-    if isinstance(table, pd.DataFrame):
+    if isinstance(table, pd.DataFrame) or type(table).__module__.startswith("ibis."):
+        # an ibis table (Spark, a warehouse) knows its schema without a query
         return list(table.columns)
     return list(Tables(connect(relations=[table])).types(name, table))

@@ -2,8 +2,11 @@
 
 :func:`churnlab.features.build_features` runs the hand-written DuckDB SQL of
 :mod:`churnlab.feature_sql` by default; when it is given an ibis backend (``backend=``), the same
-families are built here as ibis expressions over the pandas tables (uploaded as ``ibis.memtable``)
-and run on that backend. Both give the same values (``tests/test_features.py`` runs both on DuckDB;
+families are built here as ibis expressions and run on that backend. Each table is read where it
+lives: an ibis table (``con.table("events")`` on Spark or a warehouse, ``con.read_parquet(path)``) is
+used as it is, a Parquet path is read by the backend itself (``backend.read_parquet``), and only a
+pandas frame is uploaded (``ibis.memtable``). The label-row keys go up as one small memtable and only
+the feature columns come back. Both give the same values (``tests/test_features.py`` runs both on DuckDB;
 ``tests/test_spark_features.py`` runs these on local PySpark). On Spark, ``epoch_seconds`` is
 ``UNIX_TIMESTAMP`` (whole seconds): days-since features of timestamps with fractions of a second differ
 from DuckDB's by less than a second.
@@ -12,14 +15,14 @@ OPINIONS.md, "Feature engine: hand-written DuckDB SQL, ibis for other backends".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from churnlab import config as C
-from churnlab.engine import is_lazy
-from churnlab.errors import AnalysisError
+from churnlab.errors import AnalysisError, SchemaError
 from churnlab.features import (
     ACTIVATION_DAYS,
     LOW_CSAT,
@@ -29,9 +32,10 @@ from churnlab.features import (
     FeatureVocabulary,
     feature_vocabulary,
 )
+from churnlab.lazy import ibis_backend_of, is_ibis_table, parquet_files
 from churnlab.schema import require_columns
 
-__all__ = ["build_ibis_features"]
+__all__ = ["build_ibis_features", "resolve_table", "ibis_columns"]
 
 _DAY = 86400.0
 
@@ -43,6 +47,86 @@ def _ns(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
         out[c] = pd.to_datetime(out[c]).astype("datetime64[us]")
     out[C.CUSTOMER_ID] = out[C.CUSTOMER_ID].astype(str)
     return out
+
+
+def resolve_table(table: object, name: str, backend):
+    """Return ``table`` as the families read it, never loading an event table through pandas.
+
+    A pandas frame is returned as is, an ibis table is used where it lives, and a Parquet path is read by
+    ``backend`` itself (``backend.read_parquet``).
+
+    Raises
+    ------
+    AnalysisError
+        A DuckDB relation (it lives on a DuckDB connection, not on ``backend``), or an ibis table of
+        another backend.
+    """
+    if isinstance(table, pd.DataFrame):
+        return table
+    if is_ibis_table(table):
+        if ibis_backend_of(table) is not backend:
+            raise AnalysisError(f"build_features: table {name!r} lives on another ibis backend than backend=; "
+                                "pass the connection the tables were made on")
+        return table
+    if isinstance(table, (str, os.PathLike)):
+        if getattr(backend, "name", "") == "duckdb":
+            # ibis's DuckDB backend takes the list of files behind a folder or a glob
+            return backend.read_parquet([str(f) for f in parquet_files(table)])
+        # Spark (and the warehouses) read a file, a folder of part files or a glob by themselves
+        return backend.read_parquet(str(table))
+    raise AnalysisError(f"build_features: table {name!r} is a {type(table).__name__}; the ibis backend path reads "
+                        "pandas frames, Parquet paths and ibis tables (leave backend=None to read a DuckDB relation)")
+
+
+def ibis_columns(source, cols: Sequence[str], timestamps: Sequence[str], name: str,
+                 casts: Mapping[str, str] | None = None):
+    """Return ``cols`` of ``source`` as an ibis table: ids as strings, stamps as timestamps, ``casts`` applied.
+
+    A pandas frame is converted in pandas and uploaded as an ``ibis.memtable``; an ibis table is converted
+    with expressions where it lives. ``casts`` maps a column to ``"flag"`` (missing is False, as 0.0/1.0),
+    ``"float"`` or ``"bool"``.
+    """
+    import ibis
+
+    casts = dict(casts or {})
+    if isinstance(source, pd.DataFrame):
+        frame = _ns(source[list(cols)], timestamps)
+        for c, kind in casts.items():
+            if kind == "flag":
+                frame[c] = frame[c].fillna(False).astype(bool).astype("float64")
+            else:
+                frame[c] = frame[c].astype("float64" if kind == "float" else bool)
+        return ibis.memtable(frame)
+    t = source.select(*cols)
+    changes = {C.CUSTOMER_ID: t[C.CUSTOMER_ID].cast("string")}
+    for c in timestamps:
+        kind = t[c].type()
+        if kind.is_integer():
+            raise SchemaError(f"{name}.{c}: {kind} in the backend; expected a timestamp (Spark reads nanosecond "
+                              "Parquet timestamps only as integers: write the files with microsecond timestamps)")
+        if not kind.is_timestamp():
+            changes[c] = t[c].cast("timestamp")
+    for c, kind in casts.items():
+        if kind == "flag":
+            changes[c] = t[c].cast("boolean").fill_null(False).cast("float64")
+        else:
+            changes[c] = t[c].cast("float64" if kind == "float" else "boolean")
+    return t.mutate(**changes)
+
+
+def _distinct(source, column: str) -> set[str]:
+    """Distinct non-missing values of ``column`` (computed in the backend for an ibis table)."""
+    if isinstance(source, pd.DataFrame):
+        return set(source[column].dropna().astype(str).unique())
+    values = ibis_backend_of(source).to_pandas(source.select(column).distinct())[column]
+    return set(values.dropna().astype(str))
+
+
+def _any_equal(source, column: str, value: str) -> bool:
+    """Whether any row of ``source`` has ``column == value`` (one aggregate in the backend for an ibis table)."""
+    if isinstance(source, pd.DataFrame):
+        return bool((source[column] == value).any())
+    return bool(ibis_backend_of(source).execute((source[column] == value).any()))
 
 
 def _joined(keys, table, ts: str, include_cutoff: bool, lookback_days: int | None = None):
@@ -81,11 +165,11 @@ def _days_since(last, cutoff):
 def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[int], include_cutoff: bool):
     events = tables["events"]
     require_columns(events, [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"], table="events")
-    types = set(events["event_type"].dropna().astype(str).unique())
+    types = _distinct(events, "event_type")
     cols = [C.CUSTOMER_ID, C.TIMESTAMP, "event_type"] + [c for c in ("component", "amount") if c in events.columns]
     import ibis
 
-    t = ibis.memtable(_ns(events[cols], [C.TIMESTAMP]))
+    t = ibis_columns(events, cols, [C.TIMESTAMP], "events")
     j = _joined(keys, t, C.TIMESTAMP, include_cutoff)
     aggs, lasts = {}, {}
     for etype, plural in [("session", "sessions"), ("purchase", "purchases"), ("export", "exports")]:
@@ -131,13 +215,10 @@ def _event_family(keys, tables: Mapping[str, pd.DataFrame], windows: Sequence[in
 def _ticket_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool, vocab: FeatureVocabulary):
     tickets = tables["tickets"]
     require_columns(tickets, [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"], table="tickets")
-    import ibis
-
     cols = [C.CUSTOMER_ID, "opened_at", "category", "hours_to_resolve", "csat"]
-    frame = _ns(tickets[cols + [c for c in ("first_contact_resolution",) if c in tickets.columns]], ["opened_at"])
-    if "first_contact_resolution" in frame.columns:
-        frame["first_contact_resolution"] = frame["first_contact_resolution"].astype("float64")
-    t = ibis.memtable(frame)
+    fcr = "first_contact_resolution" in tickets.columns
+    t = ibis_columns(tickets, cols + (["first_contact_resolution"] if fcr else []), ["opened_at"], "tickets",
+                {"first_contact_resolution": "float"} if fcr else None)
     j = _joined(keys, t, "opened_at", include_cutoff)
     resolved = j.hours_to_resolve.notnull() & (
         j.opened_at.epoch_seconds() + j.hours_to_resolve * 3600.0 <= j[C.CUTOFF].epoch_seconds()
@@ -173,13 +254,8 @@ def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
     has_redeemed = "redeemed" in messages.columns
     if has_redeemed:
         cols.append("redeemed")
-    import ibis
-
-    frame = _ns(messages[cols], ["sent_at"])
-    for c in ("opened", "unsubscribed", "redeemed"):
-        if c in frame.columns:
-            frame[c] = frame[c].fillna(False).astype(bool).astype("float64")
-    t = ibis.memtable(frame)
+    flags = {c: "flag" for c in ("opened", "unsubscribed", "redeemed") if c in cols}
+    t = ibis_columns(messages, cols, ["sent_at"], "messages", flags)
     j = _joined(keys, t, "sent_at", include_cutoff)
     # opens of emails sent in the last OPEN_SETTLE_DAYS are not known yet
     settled = ~_in_window(j, "sent_at", OPEN_SETTLE_DAYS)
@@ -220,12 +296,10 @@ def _message_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
 def _payment_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
     payments = tables["payments"]
     require_columns(payments, [C.CUSTOMER_ID, "due_at", "late"], table="payments")
-    import ibis
-
     cols = [C.CUSTOMER_ID, "due_at", "late"] + (["paid_at"] if "paid_at" in payments.columns else [])
-    frame = _ns(payments[cols], ["due_at"] + (["paid_at"] if "paid_at" in cols else []))
-    frame["late"] = frame["late"].astype(bool)
-    j = _joined(keys, ibis.memtable(frame), "due_at", include_cutoff)
+    stamps = ["due_at"] + (["paid_at"] if "paid_at" in cols else [])
+    t = ibis_columns(payments, cols, stamps, "payments", {"late": "bool"})
+    j = _joined(keys, t, "due_at", include_cutoff)
     w90 = _in_window(j, "due_at", 90)
     if "paid_at" not in cols:
         return j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(late_payments_90d=_count(w90 & j.late))
@@ -241,13 +315,10 @@ def _payment_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
 def _contact_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
     contacts = tables["contacts"]
     require_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"], table="contacts")
-    import ibis
-
     has_kind = "kind" in contacts.columns
-    frame = _ns(contacts[[C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else [])],
-                ["contacted_at"])
-    frame["reached"] = frame["reached"].astype(bool)
-    j = _joined(keys, ibis.memtable(frame), "contacted_at", include_cutoff)
+    t = ibis_columns(contacts, [C.CUSTOMER_ID, "contacted_at", "reached"] + (["kind"] if has_kind else []),
+                ["contacted_at"], "contacts", {"reached": "bool"})
+    j = _joined(keys, t, "contacted_at", include_cutoff)
     # only reached contacts count as contacts; an unanswered call is an attempt
     aggs = {"_last": j.contacted_at.max(where=j.reached),
             "reached_contacts_90d": _count(j.reached & _in_window(j, "contacted_at", 90))}
@@ -261,13 +332,11 @@ def _contact_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bo
 def _survey_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: bool):
     surveys = tables["surveys"]
     require_columns(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], table="surveys")
-    if not (surveys["kind"] == "nps").any():
+    if not _any_equal(surveys, "kind", "nps"):
         return None
-    import ibis
-
-    frame = _ns(surveys[[C.CUSTOMER_ID, "answered_at", "kind", "score"]], ["answered_at"])
-    frame["score"] = frame["score"].astype("float64")
-    j = _joined(keys, ibis.memtable(frame), "answered_at", include_cutoff)
+    t = ibis_columns(surveys, [C.CUSTOMER_ID, "answered_at", "kind", "score"], ["answered_at"], "surveys",
+                {"score": "float"})
+    j = _joined(keys, t, "answered_at", include_cutoff)
     is_nps = (j.kind == "nps") & j.score.notnull()
     is_csat = (j.kind == "csat") & j.score.notnull()
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
@@ -284,12 +353,10 @@ def _funnel_family(keys, tables: Mapping[str, pd.DataFrame], include_cutoff: boo
     if vocab.funnel is None:
         return None
     start, activation = vocab.funnel
-    if not (funnel["stage"] == activation).any():
+    if not _any_equal(funnel, "stage", activation):
         return None
-    import ibis
-
-    frame = _ns(funnel[[C.CUSTOMER_ID, "stage", "reached_at"]], ["reached_at"])
-    j = _joined(keys, ibis.memtable(frame), "reached_at", include_cutoff)
+    t = ibis_columns(funnel, [C.CUSTOMER_ID, "stage", "reached_at"], ["reached_at"], "funnel")
+    j = _joined(keys, t, "reached_at", include_cutoff)
     g = j.group_by([C.CUSTOMER_ID, C.CUTOFF]).aggregate(
         _signup=j.reached_at.min(where=j.stage == start), _act=j.reached_at.min(where=j.stage == activation))
     quick = g._act.notnull() & g._signup.notnull() & (
@@ -311,8 +378,9 @@ def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, 
 
     Parameters
     ----------
-    tables : mapping of str to DataFrame
-        Canonical tables as pandas frames (uploaded to the backend as memtables).
+    tables : mapping of str to DataFrame, Parquet path or ibis table
+        Canonical event-level tables: an ibis table of ``backend`` is used where it lives, a Parquet path
+        (file, folder or glob) is read by ``backend.read_parquet``, a pandas frame is uploaded as a memtable.
     rows : DataFrame
         The label rows ``customer_id`` (string), ``cutoff`` (datetime64[ns]), index 0..n-1.
     windows : sequence of int
@@ -332,15 +400,13 @@ def build_ibis_features(tables: Mapping[str, pd.DataFrame], rows: pd.DataFrame, 
     Raises
     ------
     AnalysisError
-        A table given as a Parquet path or DuckDB relation (read those with the default DuckDB engine).
+        A DuckDB relation (read it with the default DuckDB engine) or an ibis table of another backend.
+    SchemaError
+        A table lacks a column its family needs, or stores a timestamp as an integer.
     """
     import ibis
 
-    lazy = [name for name, t in tables.items() if is_lazy(t)]
-    if lazy:
-        raise AnalysisError(f"build_features: table {lazy[0]!r} is not a pandas frame; the ibis backend path "
-                            "reads pandas frames only (leave backend=None or pass a DuckDB connection to read it where "
-                            "it lies)")
+    tables = {name: resolve_table(t, name, backend) for name, t in tables.items()}
     keys_frame = rows.assign(**{C.CUSTOMER_ID: rows[C.CUSTOMER_ID].astype(str),
                                 C.CUTOFF: rows[C.CUTOFF].astype("datetime64[us]")})
     keys = ibis.memtable(keys_frame)

@@ -499,9 +499,10 @@ def build_features(dataset: Dataset, label_times_or_cutoffs: LabelTimes | pd.Dat
         Day windows of the ``sessions_*d``, ``purchases_*d`` and ``exports_*d`` counts.
     backend : duckdb connection or ibis backend, optional
         Default a fresh in-memory DuckDB connection (DuckDB's default connection when a table is a
-        relation made with module-level ``duckdb``). A ``duckdb.DuckDBPyConnection`` runs the SQL on it
-        (its ``threads`` setting, its relations); an ibis backend runs the ibis expressions there
-        (pandas tables only).
+        relation made with module-level ``duckdb``; the tables' own backend when one is an ibis table). A
+        ``duckdb.DuckDBPyConnection`` runs the SQL on it (its ``threads`` setting, its relations); an ibis
+        backend runs the ibis expressions there (ibis tables where they live, Parquet paths read by the
+        backend, pandas frames uploaded).
     include_cutoff : bool, optional
         Whether data stamped exactly at the cutoff is observed; default the label times' setting
         (False for plain cutoffs).
@@ -568,6 +569,11 @@ def _build_event_features(dataset: Dataset, rows: pd.DataFrame, windows: tuple[i
     tables = {name: dataset.tables[name] for name in EVENT_TABLES if name in dataset.tables}
     vocabulary = feature_vocabulary(dataset)
     codes, uniques = ids
+    if backend is None:
+        from churnlab.lazy import ibis_backend_of, is_ibis_table
+
+        # tables that live on an ibis backend (Spark, a warehouse) are computed there
+        backend = next((ibis_backend_of(t) for t in tables.values() if is_ibis_table(t)), None)
     if backend is None or _is_duckdb(backend):
         from churnlab.engine import connect
         from churnlab.feature_sql import build_sql_features

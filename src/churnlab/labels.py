@@ -304,7 +304,14 @@ def _first_activity(dataset: Dataset) -> pd.Timestamp:
         source = dataset.tables.get(table)
         if source is None:
             continue
-        if not isinstance(source, pd.DataFrame):
+        from churnlab.lazy import ibis_backend_of, is_ibis_table
+
+        if is_ibis_table(source):
+            # one aggregate in the table's own backend (Spark, a warehouse)
+            first = ibis_backend_of(source).execute(source[col].min())
+            if first is not None and not pd.isna(first) and table == "events":
+                return pd.Timestamp(first)
+        elif not isinstance(source, pd.DataFrame):
             from churnlab.engine import Tables, connect
 
             tables = Tables(connect(relations=[source]))
@@ -394,8 +401,14 @@ def _as_cutoffs(cutoffs: Iterable[str | pd.Timestamp] | str | pd.Timestamp) -> l
 
 
 def _subscription_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], horizon: pd.Timedelta,
-                         gap: pd.Timedelta, include_cutoff: bool) -> pd.DataFrame:
+                         gap: pd.Timedelta, include_cutoff: bool, backend=None) -> pd.DataFrame:
     subs = dataset.require("subscriptions", by="make_label_times(definition='subscription')")["subscriptions"]
+    from churnlab.lazy import is_ibis_table, read_frame
+
+    if is_ibis_table(subs):
+        # a dimension table (a few rows per customer): its needed columns come back from the backend whole
+        subs = read_frame(subs, "subscriptions", columns=[c for c in (C.CUSTOMER_ID, "start_at", "end_at")
+                                                          if c in subs.columns])
     require_columns(subs, [C.CUSTOMER_ID, "start_at", "end_at"], table="subscriptions")
     spells = customer_spells(subs)
     rows = []
@@ -410,7 +423,7 @@ def _subscription_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], hori
 
 
 def _inactivity_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], horizon: pd.Timedelta,
-                       gap: pd.Timedelta, include_cutoff: bool) -> pd.DataFrame:
+                       gap: pd.Timedelta, include_cutoff: bool, backend=None) -> pd.DataFrame:
     events = dataset.require("events", by="make_label_times(definition='inactivity')").tables["events"]
     customers = dataset["customers"]
     require_columns(customers, [C.CUSTOMER_ID, C.SIGNUP_AT], table="customers")
@@ -418,7 +431,7 @@ def _inactivity_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], horizo
     known = pd.Index(pd.unique(ids.to_numpy()))
     signup = customers[C.SIGNUP_AT].astype("datetime64[ns]").to_numpy()
     cust_code = known.get_indexer(ids.to_numpy())
-    active = _active_in_windows(events, known, cutoffs, horizon, gap)
+    active = _active_in_windows(events, known, cutoffs, horizon, gap, backend=backend)
     rows = []
     for i, cutoff in enumerate(cutoffs):
         seen = signup <= np.datetime64(cutoff) if include_cutoff else signup < np.datetime64(cutoff)
@@ -428,12 +441,14 @@ def _inactivity_labels(dataset: Dataset, cutoffs: Sequence[pd.Timestamp], horizo
 
 
 def _active_in_windows(events, known: pd.Index, cutoffs: Sequence[pd.Timestamp], horizon: pd.Timedelta,
-                       gap: pd.Timedelta) -> np.ndarray:
+                       gap: pd.Timedelta, backend=None) -> np.ndarray:
     """Flag, per cutoff and customer of ``known``, an event in ``(cutoff + gap, cutoff + gap + horizon]``.
 
     A pandas ``events`` frame is read in one pass per cutoff over integer customer codes (O(events)
     per cutoff); a Parquet path or DuckDB relation is read by DuckDB where it lies (one range join of
-    the events with the windows, returning only the distinct (cutoff, customer) pairs).
+    the events with the windows, returning only the distinct (cutoff, customer) pairs). An ibis table
+    (Spark, a warehouse), or any table with an ibis ``backend``, runs the same join as an ibis expression
+    there (:func:`_active_pairs_ibis`).
 
     Returns
     -------
@@ -444,10 +459,20 @@ def _active_in_windows(events, known: pd.Index, cutoffs: Sequence[pd.Timestamp],
     lo = np.array([np.datetime64(c + gap, "ns") for c in cutoffs])
     hi = np.array([np.datetime64(c + gap + horizon, "ns") for c in cutoffs])
     active = np.zeros((len(cutoffs), len(known)), dtype=bool)
+    from churnlab.lazy import is_ibis_table
+
+    on_ibis = is_ibis_table(events) or (backend is not None and type(backend).__name__ != "DuckDBPyConnection")
+    if on_ibis:
+        w, ids = _active_pairs_ibis(events, lo, hi, backend)
+        code = known.get_indexer(ids)
+        keep = code >= 0
+        active[w[keep], code[keep]] = True
+        return active
     if is_lazy(events):
         from churnlab.engine import Tables, connect
 
-        tables = Tables(connect(relations=[events]))
+        con = backend if backend is not None else connect(relations=[events])
+        tables = Tables(con)
         tables.require("events", events, [C.CUSTOMER_ID, C.TIMESTAMP])
         windows = tables.view("windows", pd.DataFrame({"w": np.arange(len(cutoffs), dtype=np.int32), "lo": lo,
                                                        "hi": hi}))
@@ -469,6 +494,34 @@ def _active_in_windows(events, known: pd.Index, cutoffs: Sequence[pd.Timestamp],
     return active
 
 
+def _active_pairs_ibis(events, lo: np.ndarray, hi: np.ndarray, backend) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (window, customer_id) pairs with an event in ``(lo, hi]``, computed on an ibis backend.
+
+    ``events`` is an ibis table (its own backend unless ``backend`` is given), a Parquet path (read by
+    ``backend.read_parquet``) or a pandas frame (uploaded). The windows go up as a memtable of a few rows;
+    only the pairs come back.
+    """
+    import ibis
+
+    from churnlab.errors import AnalysisError
+    from churnlab.feature_exprs import ibis_columns, resolve_table
+    from churnlab.lazy import ibis_backend_of, is_ibis_table
+
+    if backend is None:
+        backend = ibis_backend_of(events)
+    if is_ibis_table(events) and ibis_backend_of(events) is not backend:
+        raise AnalysisError("make_label_times: the events table lives on another ibis backend than backend=")
+    source = resolve_table(events, "events", backend)
+    require_columns(source, [C.CUSTOMER_ID, C.TIMESTAMP], table="events")
+    t = ibis_columns(source, [C.CUSTOMER_ID, C.TIMESTAMP], [C.TIMESTAMP], "events")
+    windows = ibis.memtable(pd.DataFrame({"w": np.arange(len(lo), dtype=np.int32), "lo": lo.astype("datetime64[us]"),
+                                          "hi": hi.astype("datetime64[us]")}))
+    joined = t.join(windows, [t[C.TIMESTAMP] > windows.lo, t[C.TIMESTAMP] <= windows.hi])
+    pairs = backend.to_pyarrow(joined.select(joined.w, joined[C.CUSTOMER_ID]).distinct())
+    return (pairs.column("w").to_numpy().astype(np.int64),
+            np.asarray(pairs.column(C.CUSTOMER_ID).to_pylist(), dtype=object))
+
+
 def _snapshot_labels(dataset: Dataset) -> pd.DataFrame:
     customers = dataset["customers"]
     require_columns(customers, [C.CUSTOMER_ID, "churned"], table="customers")
@@ -478,7 +531,8 @@ def _snapshot_labels(dataset: Dataset) -> pd.DataFrame:
 
 def make_label_times(dataset: Dataset, cutoffs: Iterable[str | pd.Timestamp] | str | pd.Timestamp | None = None,
                      horizon_days: int = 30, gap_days: int = 0, min_tenure_days: int = 0,
-                     include_cutoff: bool = False, *, definition: str | None = None) -> LabelTimes:
+                     include_cutoff: bool = False, *, definition: str | None = None,
+                     backend=None) -> LabelTimes:
     """Label every customer active at each cutoff with whether they churned in the window after it.
 
     Parameters
@@ -500,6 +554,12 @@ def make_label_times(dataset: Dataset, cutoffs: Iterable[str | pd.Timestamp] | s
         cutoff makes the customer active; features use ``<=``). OPINIONS.md, "Cutoff inclusion".
     definition : {"subscription", "inactivity", "snapshot"}, optional
         Default from :func:`default_definition`.
+    backend : ibis backend or duckdb connection, optional
+        Where the inactivity definition reads ``events``: default DuckDB for a frame or Parquet path, and
+        the table's own backend for an ibis table (``con.table("events")`` on Spark or a warehouse). With an
+        ibis backend a Parquet path is read by ``backend.read_parquet``. Only the (cutoff, customer) pairs
+        with activity come back. The subscription definition reads the small ``subscriptions`` table in
+        pandas (an ibis table's needed columns are fetched from its backend).
 
     Returns
     -------
@@ -544,7 +604,7 @@ def make_label_times(dataset: Dataset, cutoffs: Iterable[str | pd.Timestamp] | s
                 f"as_of {dataset.as_of.date()}; its label would be censored (score it with build_features instead)"
             )
         build = _subscription_labels if definition == "subscription" else _inactivity_labels
-        table = build(dataset, cuts, horizon, gap, include_cutoff)
+        table = build(dataset, cuts, horizon, gap, include_cutoff, backend=backend)
     if min_tenure_days:
         signup = dataset["customers"].assign(**{C.CUSTOMER_ID: lambda d: d[C.CUSTOMER_ID].astype(str)}).set_index(
             C.CUSTOMER_ID)[C.SIGNUP_AT]

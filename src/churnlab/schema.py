@@ -1,30 +1,34 @@
-"""The canonical tables, the :class:`Dataset` that carries them, and their validation.
+"""The canonical tables and the :class:`Dataset` that carries them (their validation: :mod:`churnlab.validation`).
 
 Every source (synthetic world, public datasets, a user's files) produces the same tables, all keyed
 by ``customer_id`` with timezone-naive UTC timestamps. A source provides the tables it has; a
 function that needs a table says so with :meth:`Dataset.require` and fails with a message naming it.
 
-Validation never coerces: it reports every problem at once, one line each, naming the table, the
-column, what was expected and a few offending keys.
+Validation (:func:`churnlab.validation.validate`, also importable from here with :class:`Problem` and
+:class:`ValidationReport`) never coerces: it reports every problem at once, one line each, naming the
+table, the column, what was expected and a few offending keys, in pandas or in DuckDB for lazy tables.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from churnlab import config as C
-from churnlab.checks import Problem, ValidationReport, check_column, check_survey_scores, row_keys
-from churnlab.checks import examples as _examples
-from churnlab.checks import kind_of as _kind_of
+from churnlab.checks import Problem, ValidationReport
+from churnlab.engine import columns_of, is_lazy
 from churnlab.errors import DataSourceError, MissingTableError, SchemaError
 from churnlab.vocabulary import Vocabulary
+
+if TYPE_CHECKING:  # pragma: no cover - imported lazily below (validation imports this module)
+    from churnlab.validation import validate
 
 __all__ = [
     "Column",
@@ -243,8 +247,11 @@ class Dataset:
     ----------
     name : str
         Short name (``telco``, ``synthetic``, a files config's name).
-    tables : dict of str to DataFrame
-        Canonical tables by name (see :data:`SCHEMAS`); extra columns are kept as they are.
+    tables : dict of str to DataFrame or Path
+        Canonical tables by name (see :data:`SCHEMAS`); extra columns are kept as they are. An
+        event-level table may be a Parquet path (file, folder or glob) or a DuckDB relation instead of
+        a frame: it stays where it lies, and label times, features and validation read it in DuckDB
+        (:mod:`churnlab.lazy`). :meth:`frame` gives a pandas frame of it (some columns, some customers).
     as_of : Timestamp
         When the data was observed: nothing may be stamped after it.
     source : str
@@ -261,12 +268,14 @@ class Dataset:
     """
 
     name: str
-    tables: dict[str, pd.DataFrame]
+    tables: dict[str, pd.DataFrame | Path]
     as_of: pd.Timestamp
     source: str
     kind: str = "events"
     description: str = ""
     metadata: dict = field(default_factory=dict)
+    #: (fingerprint, {table: file stamp}) recorded by :meth:`save` and read back by :meth:`load`.
+    _stored: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.as_of = pd.Timestamp(self.as_of)
@@ -280,8 +289,71 @@ class Dataset:
         self.vocabularies  # noqa: B018 - a declared vocabulary that cannot be used fails here, at once
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={len(v):,}" for k, v in self.tables.items())
+        def where(table: object) -> str:
+            if not is_lazy(table):
+                return ""
+            return " (on disk)" if isinstance(table, (str, os.PathLike)) else " (in the engine)"
+
+        sizes = ", ".join(f"{k}={self.rows(k):,}{where(v)}"
+                          for k, v in self.tables.items())
         return f"Dataset({self.name!r}, as_of={self.as_of.date()}, {sizes})"
+
+    @property
+    def lazy_tables(self) -> tuple[str, ...]:
+        """Names of the tables read where they lie (Parquet paths or DuckDB relations), not held in pandas."""
+        return tuple(k for k, v in self.tables.items() if is_lazy(v))
+
+    def rows(self, table: str) -> int:
+        """Row count of ``table`` (a lazy table's from its Parquet footers, without reading it)."""
+        from churnlab.lazy import row_count
+
+        return row_count(self.require(table).tables[table])
+
+    def frame(self, table: str, *, columns: Sequence[str] | None = None,
+              customer_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Return ``table`` as a pandas frame (a lazy table is read in DuckDB: some columns, some customers).
+
+        Parameters
+        ----------
+        table : str
+            Canonical table name.
+        columns : sequence of str, optional
+            Only these columns.
+        customer_ids : iterable of str, optional
+            Only these customers' rows (filtered in the engine, so a lazy table is never loaded whole).
+        """
+        from churnlab.lazy import read_frame
+
+        return read_frame(self.require(table).tables[table], table, columns=columns, customer_ids=customer_ids)
+
+    def sample_customers(self, n: int, seed: int = 0) -> Dataset:
+        """Return an in-memory dataset of ``n`` customers drawn at random (seeded), with all their rows in every table.
+
+        Lazy tables are filtered in DuckDB; the sample keeps the name, ``as_of``, kind and metadata, and
+        says in ``source`` that it is a sample. With ``n`` at least the number of customers, every
+        table is read into pandas.
+
+        Raises
+        ------
+        SchemaError
+            For ``n`` below 1 or a dataset with no customers table.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise SchemaError(f"sample_customers: n must be a positive int; got {n!r}")
+        customers = self.frame("customers")
+        ids = customers[C.CUSTOMER_ID].astype(str).drop_duplicates()
+        whole = int(n) >= len(ids)
+        keep = ids if whole else ids.sample(int(n), random_state=np.random.RandomState(seed))
+        tables = {}
+        for name, table in self.tables.items():
+            if whole:
+                tables[name] = self.frame(name)
+            elif C.CUSTOMER_ID not in columns_of(table, name):
+                tables[name] = self.frame(name)
+            else:
+                tables[name] = self.frame(name, customer_ids=keep)
+        source = self.source if whole else f"{self.source}; a sample of {len(keep):,} customers (seed {seed})"
+        return Dataset(self.name, tables, self.as_of, source, self.kind, self.description, dict(self.metadata))
 
     def vocabulary(self, name: str) -> tuple:
         """Return the values the dataset declares for a vocabulary entry, in order (default: the synthetic world's).
@@ -345,15 +417,30 @@ class Dataset:
 
     @property
     def fingerprint(self) -> str:
-        """Content hash of the tables, independent of row and column order (see :func:`fingerprint`)."""
+        """Content hash of the tables, independent of row and column order (see :func:`fingerprint`).
+
+        Lazy tables are hashed batch by batch; a dataset loaded from a folder whose files are unchanged
+        (same names and sizes) reuses the fingerprint :meth:`save` recorded.
+        """
+        from churnlab.lazy import file_stamp
+
+        if self._stored is not None and self.lazy_tables:
+            stored, stamps = self._stored
+            if all(file_stamp(self.tables[t]) == stamps.get(t) for t in self.lazy_tables):
+                return stored
         return fingerprint(self.tables)
 
     def save(self, folder: str | Path) -> Path:
-        """Write each table as Parquet plus ``dataset.json`` (metadata and fingerprint)."""
+        """Write each table as Parquet plus ``dataset.json`` (metadata and fingerprint).
+
+        A lazy table is copied file to file (or written by DuckDB), never loaded into pandas.
+        """
+        from churnlab.lazy import copy_table, file_stamp
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, df in self.tables.items():
-            df.to_parquet(folder / f"{name}.parquet", index=False)
+        for name, table in self.tables.items():
+            copy_table(table, folder / f"{name}.parquet", name)
         meta = {
             "name": self.name,
             "as_of": self.as_of.isoformat(),
@@ -363,19 +450,50 @@ class Dataset:
             "metadata": self.metadata,
             "tables": sorted(self.tables),
             "fingerprint": self.fingerprint,
+            "files": {t: file_stamp(folder / f"{t}.parquet") for t in sorted(self.tables)},
         }
         (folder / "dataset.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> Dataset:
-        """Read a dataset written by :meth:`save`."""
+    def load(cls, folder: str | Path, *, lazy: bool | str = "auto") -> Dataset:
+        """Read a dataset written by :meth:`save` (or streamed by ``churnlab data generate``).
+
+        Parameters
+        ----------
+        folder : str or Path
+            The folder with ``dataset.json`` and one ``<table>.parquet`` per table.
+        lazy : {"auto", True, False}
+            ``"auto"``: an event-level table with more than :func:`churnlab.lazy.lazy_rows` rows stays
+            on disk (read by DuckDB where it lies); ``True``: every event-level table stays on disk;
+            ``False``: every table is read into pandas. ``customers`` and ``subscriptions`` (one or a
+            few rows per customer) are always read into pandas.
+
+        Raises
+        ------
+        DataSourceError
+            When the folder holds no ``dataset.json``, or ``lazy`` is none of the above.
+        """
+        from churnlab.lazy import lazy_rows, row_count
+
         folder = Path(folder)
         meta_file = folder / "dataset.json"
         if not meta_file.is_file():
             raise DataSourceError(f"{folder}: no dataset.json; expected a folder written by Dataset.save")
+        if lazy not in ("auto", True, False):
+            raise DataSourceError(f"Dataset.load: lazy must be 'auto', True or False; got {lazy!r}")
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in meta["tables"]}
+        tables: dict[str, pd.DataFrame | Path] = {}
+        threshold = lazy_rows()
+        for t in meta["tables"]:
+            path = folder / f"{t}.parquet"
+            if not path.is_file():
+                raise DataSourceError(f"{folder}: dataset.json lists table {t!r} but {path.name} is not there")
+            dimension = t in ("customers", "subscriptions")
+            stays = not dimension and (lazy is True or (lazy == "auto"
+                                                     and row_count(path) > threshold))
+            tables[t] = path if stays else pd.read_parquet(path)
+        stored = (meta["fingerprint"], meta["files"]) if "files" in meta and "fingerprint" in meta else None
         return cls(
             name=meta["name"],
             tables=tables,
@@ -384,6 +502,7 @@ class Dataset:
             kind=meta.get("kind", "events"),
             description=meta.get("description", ""),
             metadata=meta.get("metadata", {}),
+            _stored=stored,
         )
 
 
@@ -392,11 +511,12 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
 
     Each row is hashed with :func:`pandas.util.hash_pandas_object` (columns in name order); a
     table's digest is the row count, the column names and dtypes, and the sum of its row hashes
-    modulo 2**64, so it does not depend on row or column order but changes with any value.
+    modulo 2**64, so it does not depend on row or column order but changes with any value. A lazy
+    table (Parquet path) is hashed batch by batch and gives the same digest as its rows in memory.
 
     Parameters
     ----------
-    tables : dict of str to DataFrame
+    tables : dict of str to DataFrame or Parquet path
         The tables to hash, by name.
 
     Returns
@@ -410,19 +530,9 @@ def fingerprint(tables: dict[str, pd.DataFrame]) -> str:
     >>> fingerprint({"t": a}) == fingerprint({"t": a.iloc[::-1]})
     True
     """
-    h = hashlib.sha256()
-    for name in sorted(tables):
-        df = tables[name]
-        cols = sorted(df.columns)
-        ordered = df[cols]
-        if len(ordered):
-            rows = pd.util.hash_pandas_object(ordered, index=False).to_numpy(dtype=np.uint64)
-            total = int(rows.sum(dtype=np.uint64))
-        else:
-            total = 0
-        dtypes = [f"{c}:{_kind_of(df[c])}" for c in cols]
-        h.update(f"{name}|{len(df)}|{','.join(dtypes)}|{total}\n".encode())
-    return h.hexdigest()[:16]
+    from churnlab.lazy import fingerprint_of, streamed_digest
+
+    return fingerprint_of({name: streamed_digest(table, name) for name, table in tables.items()})
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> None:
@@ -440,105 +550,10 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], *, table: str) -> 
         raise SchemaError(f"{table}.{missing[0]}: missing column; the table has {', '.join(map(str, df.columns))}")
 
 
-def _check_table(
-    name: str, df: pd.DataFrame, as_of: pd.Timestamp, vocabulary: Vocabulary | None = None
-) -> list[Problem]:
-    schema = SCHEMAS[name]
-    vocabulary = vocabulary or Vocabulary()
-    if len(df) == 0:
-        return [Problem(name, None, "at least one row; the table is empty")]
-    problems: list[Problem] = []
-    keys = row_keys(df)
-    for col in schema.columns:
-        if col.name in df.columns:
-            problems.extend(check_column(name, col, df[col.name], keys, as_of, vocabulary))
-        elif col.required:
-            problems.append(Problem(name, col.name, f"a column of {col.kind} values; it is missing"))
-    if name == "surveys":
-        problems.extend(check_survey_scores(df, keys, vocabulary))
-    if schema.key and all(k in df.columns for k in schema.key):
-        dup = df.duplicated(list(schema.key), keep=False)
-        if dup.any():
-            dup_keys = df.loc[dup, list(schema.key)].astype(str).agg("/".join, axis=1)
-            key = "/".join(schema.key)
-            problems.append(Problem(name, key, "unique key values", int(dup.sum()), _examples(dup_keys)))
-    return problems
+def __getattr__(name: str):
+    """``validate`` moved to :mod:`churnlab.validation`; ``from churnlab.schema import validate`` still works."""
+    if name == "validate":
+        from churnlab.validation import validate
 
-
-def _check_against_customers(name: str, df: pd.DataFrame, customers: pd.DataFrame) -> list[Problem]:
-    schema = SCHEMAS[name]
-    if C.CUSTOMER_ID not in df.columns or not len(df):
-        return []
-    signup = customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)[C.SIGNUP_AT]
-    their_signup = df[C.CUSTOMER_ID].map(signup)
-    problems = []
-    unknown = their_signup.isna() & df[C.CUSTOMER_ID].notna()
-    if name != "funnel" and unknown.any():
-        problems.append(
-            Problem(
-                name,
-                C.CUSTOMER_ID,
-                "ids present in customers",
-                int(unknown.sum()),
-                _examples(df.loc[unknown, C.CUSTOMER_ID]),
-            )
-        )
-    for col in schema.activity:
-        if col in df.columns and _kind_of(df[col]) == "datetime":
-            early = df[col] < their_signup
-            if early.any():
-                problems.append(
-                    Problem(
-                        name,
-                        col,
-                        "no activity before the customer's signup_at",
-                        int(early.sum()),
-                        _examples(df.loc[early, C.CUSTOMER_ID]),
-                    )
-                )
-    return problems
-
-
-def validate(dataset: Dataset, *, needs: Sequence[str] = ()) -> ValidationReport:
-    """Check every table of ``dataset`` against its canonical schema and report all problems.
-
-    Checks: required columns present, dtype families, missing values in non-nullable columns,
-    allowed values, key uniqueness, timestamps not after ``as_of``, activity not before the
-    customer's signup, customer ids known to ``customers``, and that tables in ``needs`` exist.
-
-    Parameters
-    ----------
-    dataset : Dataset
-        The dataset to check.
-    needs : sequence of str
-        Tables the caller needs; each missing one is a problem.
-
-    Returns
-    -------
-    ValidationReport
-        ``report.ok`` is True when nothing was found; ``str(report)`` lists one problem per line.
-    """
-    problems: list[Problem] = []
-    for t in needs:
-        if t not in dataset.tables:
-            problems.append(
-                Problem(t, None, f"table {t!r} to be provided; the dataset has {', '.join(sorted(dataset.tables))}")
-            )
-    if "customers" not in dataset.tables:
-        problems.append(Problem("customers", None, "a customers table; every dataset needs one"))
-    vocabulary = dataset.vocabularies
-    if dataset.kind == "snapshot" and "customers" in dataset.tables and "churned" not in dataset["customers"].columns:
-        problems.append(Problem("customers", "churned", "a churn flag in a snapshot dataset; it is missing "
-                                "(a files config declares it with churn: {column: ...})"))
-    for name, df in dataset.tables.items():
-        problems.extend(_check_table(name, df, dataset.as_of, vocabulary))
-    customers = dataset.tables.get("customers")
-    if (
-        customers is not None
-        and {C.CUSTOMER_ID, C.SIGNUP_AT} <= set(customers.columns)
-        and (_kind_of(customers[C.SIGNUP_AT]) == "datetime")
-    ):
-        for name, df in dataset.tables.items():
-            if name != "customers":
-                problems.extend(_check_against_customers(name, df, customers))
-    return ValidationReport(dataset.name, tuple(problems))
+        return validate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

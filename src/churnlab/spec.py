@@ -295,11 +295,12 @@ def _data_spec(raw: Any, origin: str, spec_dir: Path | None) -> DataSpec:
         problem = setting.problem(data[setting.name])
         if problem is not None:
             raise SpecError(f"{_where(origin, where)}: {problem}")
-        if setting.kind == "file":
+        if setting.kind in ("file", "folder"):
             text = data[setting.name]
             path = _resolve_path(text, spec_dir)
-            if not path.is_file():
-                raise SpecError(f"{_where(origin, where)}: {name} {setting.name} {text!r} not found")
+            if not (path.is_file() if setting.kind == "file" else path.is_dir()):
+                raise SpecError(f"{_where(origin, where)}: {name} {setting.name} {text!r} not found"
+                                + ("" if setting.kind == "file" else " (a folder is expected)"))
             data[setting.name] = str(path)
     return DataSpec(source=name, settings=data)
 
@@ -379,7 +380,7 @@ def _data_override_value(source: Any, key: str, raw: str) -> Any:
 
     entry = SOURCES.get(source) if isinstance(source, str) else None
     setting = entry.setting(key) if entry is not None else None
-    if key == "source" or (setting is not None and setting.kind in ("text", "optional text", "date", "file")):
+    if key == "source" or (setting is not None and setting.kind in ("text", "optional text", "date", "file", "folder")):
         return raw
     return _override_value(raw, [])
 

@@ -12,12 +12,14 @@ import numpy as np
 import pandas as pd
 
 from churnlab import config as C
+from churnlab.engine import Tables, columns_of, connect, is_lazy
 from churnlab.errors import AnalysisError
 from churnlab.labels import churned_by
 from churnlab.metrics import rate_with_ci
 from churnlab.schema import SCHEMAS, Dataset
 
-__all__ = ["missing_values", "duplicate_keys", "customer_churned", "churn_by_tenure", "segment_mix", "TENURE_BANDS"]
+__all__ = ["missing_values", "duplicate_keys", "duplicate_rows", "customer_churned", "churn_by_tenure", "segment_mix",
+           "TENURE_BANDS"]
 
 #: Tenure band edges in months for :func:`churn_by_tenure` (last band open-ended).
 TENURE_BANDS: tuple[float, ...] = (0, 6, 12, 24, 48, np.inf)
@@ -31,7 +33,8 @@ def missing_values(dataset: Dataset) -> pd.DataFrame:
     Parameters
     ----------
     dataset : Dataset
-        Any dataset; every table is read.
+        Any dataset; every table is read (a lazy one counted in DuckDB, never loaded:
+        :func:`churnlab.data.summary.profile_table`).
 
     Returns
     -------
@@ -39,11 +42,14 @@ def missing_values(dataset: Dataset) -> pd.DataFrame:
         One row per table and column with at least one missing value: ``table, column, missing,
         share`` (of the table's rows), largest share first. Empty when nothing is missing.
     """
+    from churnlab.data.summary import profile_table
+
     rows = []
-    for name, df in dataset.tables.items():
-        counts = df.isna().sum()
-        for column, missing in counts[counts > 0].items():
-            rows.append({"table": name, "column": column, "missing": int(missing), "share": missing / len(df)})
+    for name, table in dataset.tables.items():
+        profile = profile_table(table, name)
+        for column, missing in profile.missing.items():
+            if missing > 0:
+                rows.append({"table": name, "column": column, "missing": missing, "share": missing / profile.rows})
     out = pd.DataFrame(rows, columns=["table", "column", "missing", "share"])
     return out.sort_values(["share", "table", "column"], ascending=[False, True, True], ignore_index=True)
 
@@ -54,7 +60,8 @@ def duplicate_keys(dataset: Dataset) -> pd.DataFrame:
     Parameters
     ----------
     dataset : Dataset
-        Any dataset; tables without a canonical key (events, messages, ...) are left out.
+        Any dataset; tables without a canonical key (events, messages, ...) are left out; lazy
+        tables are counted in DuckDB (:func:`duplicate_rows`).
 
     Returns
     -------
@@ -63,19 +70,34 @@ def duplicate_keys(dataset: Dataset) -> pd.DataFrame:
         ``duplicate_rows`` (rows in a key group of two or more; 0 when the key is unique).
     """
     rows = []
-    for name, df in dataset.tables.items():
-        key = [k for k in SCHEMAS[name].key if k in df.columns]
+    for name, table in dataset.tables.items():
+        key = [k for k in SCHEMAS[name].key if k in columns_of(table, name)]
         if not key or len(key) < len(SCHEMAS[name].key):
             continue
-        rows.append(
-            {
-                "table": name,
-                "key": "+".join(key),
-                "rows": len(df),
-                "duplicate_rows": int(df.duplicated(key, keep=False).sum()),
-            }
-        )
+        rows.append({"table": name, "key": "+".join(key), "rows": dataset.rows(name),
+                     "duplicate_rows": duplicate_rows(table, key, name)})
     return pd.DataFrame(rows, columns=["table", "key", "rows", "duplicate_rows"])
+
+
+def duplicate_rows(table, key: Sequence[str], name: str = "table") -> int:
+    """Count the rows of ``table`` whose ``key`` is shared with another row (missing values equal to each other).
+
+    A frame is counted in pandas (``duplicated(keep=False)``), a lazy table in DuckDB (``GROUP BY`` the
+    key, summing the groups of two or more rows), never loaded.
+
+    Examples
+    --------
+    >>> duplicate_rows(pd.DataFrame({"k": ["a", "a", "b", None, None]}), ["k"])
+    4
+    """
+    if not is_lazy(table):
+        return int(table.duplicated(list(key), keep=False).sum())
+    tables = Tables(connect(relations=[table]))
+    view = tables.view(name, table)
+    cols = ", ".join('"' + str(k).replace('"', '""') + '"' for k in key)
+    n = tables.con.execute(f"SELECT sum(n) FROM (SELECT count(*) AS n FROM {view} GROUP BY {cols} "
+                           "HAVING count(*) > 1)").fetchall()[0][0]
+    return int(n or 0)
 
 
 def customer_churned(dataset: Dataset) -> pd.Series | None:

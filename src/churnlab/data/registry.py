@@ -36,7 +36,7 @@ __all__ = ["Setting", "Source", "SOURCES", "source", "named_without_settings", "
 #: What a setting's value may be, by kind: ``int``, ``float`` (an int is accepted), ``text``,
 #: ``optional text`` (text or null), ``date`` (ISO 8601 such as 2024-01-01) and ``file`` (a path to an
 #: existing file, resolved by the spec checker against the project root, then the spec's folder).
-KINDS = ("int", "float", "text", "optional text", "date", "file")
+KINDS = ("int", "float", "text", "optional text", "date", "file", "folder")
 
 #: Customers of a synthetic world when a spec does not say (the default of ``churnlab data generate``).
 DEFAULT_SYNTHETIC_CUSTOMERS = 10_000
@@ -75,8 +75,8 @@ class Setting:
     def problem(self, value: Any) -> str | None:
         """Return what is wrong with ``value`` for this setting (one phrase), ``None`` when it is fine.
 
-        ``file`` settings are checked for type only; whether the file exists depends on where the
-        path is resolved, which the spec checker does.
+        ``file`` and ``folder`` settings are checked for type only; whether the path exists depends on
+        where it is resolved, which the spec checker does.
 
         Examples
         --------
@@ -93,7 +93,7 @@ class Setting:
         elif self.kind == "float":
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 return f"expected a number, got {value!r}"
-        elif self.kind in ("text", "file"):
+        elif self.kind in ("text", "file", "folder"):
             if not isinstance(value, str) or not value:
                 return f"expected text, got {value!r}" if self.kind == "text" else f"expected a path, got {value!r}"
         elif self.kind == "optional text":
@@ -154,6 +154,9 @@ class Source:
         ``inputs(settings) -> bytes``: what besides the settings and the loader code decides the data
         (a files source: its config and the size and time of the files next to it). Part of the
         runner's cache key, so changed files rebuild the cache.
+    in_place : callable, optional
+        ``in_place(settings) -> Path``: the source already is a folder in the ``Dataset.save`` layout,
+        which runs read where it lies (no copy into the cache; a 1M-customer world is gigabytes).
     """
 
     name: str
@@ -162,6 +165,7 @@ class Source:
     open: Callable[[Mapping[str, Any]], Dataset]
     build: Callable[[Mapping[str, Any], Path], None] | None = None
     inputs: Callable[[Mapping[str, Any]], bytes] = _no_inputs
+    in_place: Callable[[Mapping[str, Any]], Path] | None = None
 
     @property
     def setting_names(self) -> tuple[str, ...]:
@@ -206,9 +210,34 @@ def _open_synthetic(settings: Mapping[str, Any]) -> Dataset:
 
 def _build_synthetic(settings: Mapping[str, Any], folder: Path) -> None:
     from churnlab.data.synthetic import generate, save_world
+    from churnlab.data.synthetic.build import STREAM_CUSTOMERS, stream_world
 
-    dataset, truth = generate(**_synthetic_arguments(settings))
+    arguments = _synthetic_arguments(settings)
+    if arguments["n_customers"] > STREAM_CUSTOMERS:
+        # past this size the world streams to Parquet chunk by chunk; its big tables are read where they lie
+        stream_world(folder, **arguments)
+        return
+    dataset, truth = generate(**arguments)
     save_world(dataset, truth, folder)
+
+
+# --- a saved folder -------------------------------------------------------------------------------
+
+
+def _saved_folder(settings: Mapping[str, Any]) -> Path:
+    folder = Path(settings["path"])
+    if not (folder / "dataset.json").is_file():
+        raise DataSourceError(f"data.path {str(folder)!r}: no dataset.json there; expected a folder written by "
+                              f"`churnlab data generate` or Dataset.save")
+    return folder
+
+
+def _open_folder(settings: Mapping[str, Any]) -> Dataset:
+    return Dataset.load(_saved_folder(settings))
+
+
+def _folder_inputs(settings: Mapping[str, Any]) -> bytes:
+    return (_saved_folder(settings) / "dataset.json").read_bytes()
 
 
 # --- user files -----------------------------------------------------------------------------------
@@ -251,6 +280,15 @@ SOURCES: dict[str, Source] = {
     "telco": _public("telco", load_telco),
     "mlc_churn": _public("mlc_churn", load_mlc_churn),
     "cdnow": _public("cdnow", load_cdnow),
+    "folder": Source(
+        name="folder",
+        description="A folder written by `churnlab data generate` or Dataset.save, read where it lies (big tables "
+                    "stay on disk).",
+        settings=(Setting("path", "folder", required=True, help="the folder holding dataset.json"),),
+        open=_open_folder,
+        inputs=_folder_inputs,
+        in_place=_saved_folder,
+    ),
     "files": Source(
         name="files",
         description="Your own CSV/Parquet files, mapped to the canonical tables by a YAML config.",

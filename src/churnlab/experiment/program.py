@@ -41,6 +41,8 @@ __all__ = [
     "program_outcomes",
     "holdout_breaches",
     "program_effect",
+    "program_comparison",
+    "program_waves",
     "true_program_churn_effect",
 ]
 
@@ -169,8 +171,9 @@ class ProgramHoldout:
         return {HELD_OUT: float(self.share), IN_PROGRAM: 1.0 - float(self.share)}
 
 
-def program_outcomes(dataset: Dataset, program: ProgramHoldout, *, reach_days: int | None = 180) -> pd.DataFrame:
-    """Return each customer's outcome over the programme's period and group.
+def program_outcomes(dataset: Dataset, program: ProgramHoldout, *, reach_days: int | None = 180,
+                     ends: Sequence[object] | None = None) -> pd.DataFrame:
+    """Return each customer's outcome over the programme's period (or up to each of several ends) and group.
 
     Parameters
     ----------
@@ -181,11 +184,16 @@ def program_outcomes(dataset: Dataset, program: ProgramHoldout, *, reach_days: i
     reach_days : int, optional
         Customers who churned at most this many days before ``start`` are in the programme's reach (win-back);
         None for every churned customer, 0 for none.
+    ends : sequence of timestamps, optional
+        Measure the outcomes from ``start`` to each of these times (cumulative, e.g. month by month), each after
+        ``start`` and at most ``as_of``; default ``program.end`` alone. Who is in reach and in which group depends
+        on ``start`` only, so every end has the same customers.
 
     Returns
     -------
     DataFrame
-        One row per customer in reach: ``customer_id, group`` (``holdout`` / ``program``), ``active_at_start``,
+        One row per customer in reach (and per end, in a ``period_end`` column, when ``ends`` is given):
+        ``customer_id, group`` (``holdout`` / ``program``), ``active_at_start``,
         ``churned`` (1.0 when the spell running at ``start`` ended by ``end``; NaN for customers not active at
         ``start``), ``active_at_end`` (1.0 when a spell covers ``end``: kept or won back) and ``revenue`` (paid in
         ``(start, end]``).
@@ -197,10 +205,14 @@ def program_outcomes(dataset: Dataset, program: ProgramHoldout, *, reach_days: i
     """
     program.check()
     dataset.require("subscriptions", "payments", by="program_outcomes")
-    start, end = pd.Timestamp(program.start), pd.Timestamp(program.end)
-    if pd.Timestamp(dataset.as_of) < end:
-        raise AnalysisError(f"the data end at {pd.Timestamp(dataset.as_of).date()}, before the programme period "
-                            f"ends ({end.date()})")
+    start = pd.Timestamp(program.start)
+    times = [pd.Timestamp(program.end)] if ends is None else [pd.Timestamp(t) for t in ends]
+    for end in times:
+        if pd.Timestamp(dataset.as_of) < end:
+            raise AnalysisError(f"the data end at {pd.Timestamp(dataset.as_of).date()}, before the programme "
+                                f"period ends ({end.date()})")
+        if not end > start:
+            raise AnalysisError(f"programme period: end {end.date()} must come after start {start.date()}")
     subs = dataset["subscriptions"]
     spells = customer_spells(subs)
     running = spells[active_at(spells, start)].drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)
@@ -218,14 +230,19 @@ def program_outcomes(dataset: Dataset, program: ProgramHoldout, *, reach_days: i
     out["group"] = np.where(out[C.CUSTOMER_ID].isin(held), HELD_OUT, IN_PROGRAM)
     out["active_at_start"] = out[C.CUSTOMER_ID].isin(running.index).to_numpy()
     spell_end = out[C.CUSTOMER_ID].map(running["end_at"])
-    out["churned"] = np.where(out["active_at_start"], (spell_end.notna() & (spell_end <= end)).astype(float), np.nan)
-    at_end = active_at(spells, end)
-    out["active_at_end"] = out[C.CUSTOMER_ID].isin(spells.loc[at_end, C.CUSTOMER_ID]).astype(float).to_numpy()
     pay = dataset["payments"]
-    pay = pay[pay["paid_at"].notna() & (pay["paid_at"] > start) & (pay["paid_at"] <= end)]
-    revenue = pay.groupby(C.CUSTOMER_ID)["amount"].sum()
-    out["revenue"] = out[C.CUSTOMER_ID].map(revenue).fillna(0.0).astype(float).to_numpy()
-    return out
+    pay = pay[pay["paid_at"].notna() & (pay["paid_at"] > start)]
+    frames = []
+    for end in times:
+        part = out.copy()
+        part["churned"] = np.where(part["active_at_start"], (spell_end.notna() & (spell_end <= end)).astype(float),
+                                   np.nan)
+        at_end = active_at(spells, end)
+        part["active_at_end"] = part[C.CUSTOMER_ID].isin(spells.loc[at_end, C.CUSTOMER_ID]).astype(float).to_numpy()
+        revenue = pay[pay["paid_at"] <= end].groupby(C.CUSTOMER_ID)["amount"].sum()
+        part["revenue"] = part[C.CUSTOMER_ID].map(revenue).fillna(0.0).astype(float).to_numpy()
+        frames.append(part if ends is None else part.assign(period_end=end))
+    return frames[0] if ends is None else pd.concat(frames, ignore_index=True)
 
 
 def holdout_breaches(assignments: pd.DataFrame, program: ProgramHoldout, *, holdout: str = HOLDOUT) -> pd.DataFrame:
@@ -412,6 +429,37 @@ def program_effect(
         offered = set(during.loc[during["arm"].astype(str) != HOLDOUT, C.CUSTOMER_ID].astype(str))
         group = table[table["group"] == IN_PROGRAM]
         share_offered = float(group[C.CUSTOMER_ID].isin(offered).mean()) if len(group) else float("nan")
+    srm, effects = program_comparison(table, program, metrics=metrics, alpha=alpha, srm_alpha=srm_alpha,
+                                      cap_quantile=cap_quantile)
+    return ProgramEffectResult(program, effects, srm, n_campaigns, share_offered, float(alpha), table)
+
+
+def program_comparison(table: pd.DataFrame, program: ProgramHoldout, *, metrics: Sequence[str] = PROGRAM_METRICS,
+                       alpha: float = 0.05, srm_alpha: float = 0.001,
+                       cap_quantile: float | None = DEFAULT_CAP_QUANTILE) -> tuple[SrmResult, tuple]:
+    """Compare the programme group with the holdout on per-customer outcomes: the SRM gate, then one effect per metric.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`program_outcomes` at one end: ``group`` and one column per metric (NaN rows are left out).
+    program : ProgramHoldout
+        Its planned shares feed the SRM gate.
+    metrics, alpha, srm_alpha, cap_quantile
+        See :func:`program_effect`.
+
+    Returns
+    -------
+    SrmResult, tuple of EffectResult
+        The gate and ``program - holdout`` per metric.
+
+    Raises
+    ------
+    SampleRatioMismatchError
+        When the holdout's share contradicts the plan.
+    AnalysisError
+        When a group has fewer than 2 customers with the metric.
+    """
     srm = srm_check(table, program.planned, arm_col="group", alpha=srm_alpha).raise_if_failed()
     effects = []
     for metric in metrics:
@@ -426,7 +474,7 @@ def program_effect(
                                 f"{len(y_p)} / {len(y_h)}")
         effects.append(effect(moments(y_p), moments(y_h), arm=IN_PROGRAM, control=HELD_OUT, metric=metric,
                               alpha=alpha, cap=cap))
-    return ProgramEffectResult(program, tuple(effects), srm, n_campaigns, share_offered, float(alpha), table)
+    return srm, tuple(effects)
 
 
 def true_program_churn_effect(effects: pd.DataFrame, outcomes: pd.DataFrame) -> float:
@@ -453,3 +501,102 @@ def true_program_churn_effect(effects: pd.DataFrame, outcomes: pd.DataFrame) -> 
     per = pd.Series(diff.to_numpy(), index=effects[C.CUSTOMER_ID].astype(str).to_numpy())
     per = per[~per.index.duplicated()]
     return float(-group[C.CUSTOMER_ID].astype(str).map(per).fillna(0.0).mean())
+
+
+def program_waves(
+    ranked: Iterable[object],
+    start,
+    *,
+    waves: int = 6,
+    every_days: int = 30,
+    offers: Sequence[str] = C.OFFERS,
+    holdout_share: float = 0.1,
+    second_tier: Iterable[object] = (),
+    second_tier_offers: Sequence[str] = ("bonus",),
+    winback: Iterable[object] = (),
+    program: ProgramHoldout | None = None,
+    program_id: str = DEFAULT_PROGRAM_ID,
+    first_wave: int = 1,
+    exclude: Iterable[object] = (),
+) -> pd.DataFrame:
+    """Plan a retention programme's campaign waves: the canonical assignments of every wave, holdout kept out.
+
+    Parameters
+    ----------
+    ranked : iterable
+        Customer ids, riskiest first (e.g. ``at_risk_audience(...)["customer_id"]``): dealt out in ``waves``
+        consecutive slices, so wave ``w`` offers ``offers`` to the ``w``-th riskiest slice.
+    start : timestamp
+        The first wave's day; wave ``w`` goes out ``w * every_days`` days later.
+    waves : int
+        Number of waves.
+    every_days : int
+        Days between two waves (30: monthly).
+    offers : sequence of str
+        Offers of each retention wave (each wave is its own experiment with its own holdout).
+    holdout_share : float
+        Each wave's own holdout share.
+    second_tier, second_tier_offers
+        The next risk tier, dealt out over the waves the same way, each slice offered ``second_tier_offers``.
+    winback : iterable
+        Recently churned customers, offered ``offers`` in the first wave.
+    program : ProgramHoldout, optional
+        Its members get nothing from any wave (None: nobody is left out, e.g. when a simulation plays the
+        holdout's world apart).
+    program_id : str
+        Prefix of the experiment ids: ``{program_id}-m{wave}-retention`` / ``-tier2`` / ``-winback``.
+    first_wave : int
+        Number of the first wave in the ids (a programme whose first campaign was planned on its own starts
+        the rest at 2).
+    exclude : iterable
+        Customers no wave may list (e.g. those of a campaign still being measured).
+
+    Returns
+    -------
+    DataFrame
+        Canonical ``assignments``: ``experiment_id, customer_id, arm, assigned_at``, one row per customer of
+        each wave (its holdout rows included).
+
+    Raises
+    ------
+    AnalysisError
+        When ``waves`` or ``every_days`` is not a positive whole number.
+
+    Notes
+    -----
+    The waves are planned on what is known at ``start`` (one risk ranking dealt out riskiest first), so a
+    customer gets at most one retention wave and nobody is offered twice; a re-scored list per wave would
+    serve the same plan in a live programme.
+    """
+    from churnlab.experiment.assign import assign
+    from churnlab.experiment.crm import assignments_table
+
+    for name, v in (("waves", waves), ("every_days", every_days)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise AnalysisError(f"programme waves: {name} expected a positive whole number, got {v!r}")
+    start = pd.Timestamp(start)
+
+    busy = {str(c) for c in exclude}
+
+    def held(ids: list[str]) -> list[str]:
+        out = (set(program.members(ids)) if program is not None and ids else set()) | busy
+        return [c for c in ids if c not in out]
+
+    def slices(ids: Iterable[object]) -> list[list[str]]:
+        ids = held([str(c) for c in pd.unique(pd.Series(list(ids), dtype=object).astype(str))])
+        return [list(part) for part in np.array_split(np.asarray(ids, dtype=object), waves)]
+
+    rows = []
+    for kind, ids, arms in (("retention", ranked, offers), ("tier2", second_tier, second_tier_offers)):
+        for w, part in enumerate(slices(ids)):
+            if part:
+                eid = f"{program_id}-m{first_wave + w}-{kind}"
+                day = start + pd.Timedelta(days=w * every_days)
+                rows.append(assignments_table(assign(part, eid, list(arms), holdout_share), eid, day))
+    lost = held([str(c) for c in winback])
+    if lost:
+        eid = f"{program_id}-m{first_wave}-winback"
+        rows.append(assignments_table(assign(lost, eid, list(offers), holdout_share), eid, start))
+    if not rows:
+        return pd.DataFrame(columns=["experiment_id", C.CUSTOMER_ID, "arm", "assigned_at"])
+    return pd.concat(rows, ignore_index=True)

@@ -36,6 +36,7 @@ from churnlab.modeling.selection import (
     TrainingData,
     grouped_folds,
     holdout_split,
+    sample_label_times,
     stratified_folds,
     time_split,
     training_data,
@@ -44,6 +45,7 @@ from churnlab.modeling.selection import (
 __all__ = [
     "training_data",
     "TrainingData",
+    "sample_label_times",
     "time_split",
     "holdout_split",
     "grouped_folds",

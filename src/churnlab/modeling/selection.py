@@ -8,7 +8,7 @@ stratified split by customer for snapshots; the fold helpers keep each customer 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,8 @@ from churnlab.errors import ModelError
 from churnlab.labels import LabelTimes
 from churnlab.modeling._checks import KEYS, check_y
 
-__all__ = ["TrainingData", "training_data", "time_split", "holdout_split", "grouped_folds", "stratified_folds"]
+__all__ = ["TrainingData", "training_data", "sample_label_times", "time_split", "holdout_split", "grouped_folds",
+           "stratified_folds"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,17 @@ class TrainingData:
         mask = np.asarray(mask, dtype=bool)
         return TrainingData(self.X.loc[mask].reset_index(drop=True), self.y[mask],
                             self.keys.loc[mask].reset_index(drop=True))
+
+    def sample(self, n: int, *, random_state: int = 0) -> TrainingData:
+        """Return ``n`` rows drawn at random (all rows when fewer), in their order.
+
+        The same rows as :meth:`churnlab.explain.Explanation.sample` of an explanation of these rows, so a plot
+        sample can be explained alone instead of explaining every row and sampling afterwards.
+        """
+        if n >= len(self.y):
+            return self
+        idx = np.sort(np.random.default_rng(random_state).choice(len(self.y), size=n, replace=False))
+        return self.subset(np.isin(np.arange(len(self.y)), idx))
 
     def __len__(self) -> int:
         return len(self.y)
@@ -189,3 +201,56 @@ def stratified_folds(y: np.ndarray, *, n_splits: int = 5, random_state: int = 0)
     """Stratified K-fold for snapshot data (one row per customer)."""
     return list(StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state).split(np.zeros(len(y)), y))
 
+
+
+def sample_label_times(label_times: LabelTimes, max_rows: int | None, seed: int = 0) -> LabelTimes:
+    """Keep at most ``max_rows`` label rows, whole customers drawn at random (seeded), every cutoff of each kept.
+
+    Features and training then cost ``max_rows`` rows however large the data (OPINIONS.md, "Training rows").
+    Whole customers are kept so that the grouped inner folds and the out-of-time test see each sampled
+    customer's history as in the full table; every cutoff keeps its share of rows in expectation.
+
+    Parameters
+    ----------
+    label_times : LabelTimes
+        ``customer_id, cutoff, label`` rows and their settings.
+    max_rows : int or None
+        Row budget; ``None`` or a budget at least ``len(label_times)`` returns ``label_times`` unchanged.
+    seed : int, default 0
+        Seed of the customer draw.
+
+    Returns
+    -------
+    LabelTimes
+        Same settings, the rows of the sampled customers (in the original order); at most ``max_rows`` rows
+        and, when it samples, the most customers whose rows fit.
+
+    Raises
+    ------
+    ModelError
+        When ``max_rows`` is not a positive int or no customer's rows fit in it.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"customer_id": list("aabbc"), "cutoff": pd.to_datetime(["2024-01-01", "2024-02-01"] * 2
+    ...                   + ["2024-02-01"]), "label": [False, False, False, True, False]})
+    >>> lt = LabelTimes(t, "subscription", 30)
+    >>> len(sample_label_times(lt, 3, seed=0)) <= 3, len(sample_label_times(lt, None))
+    (True, 5)
+    """
+    if max_rows is None:
+        return label_times
+    if isinstance(max_rows, bool) or not isinstance(max_rows, (int, np.integer)) or max_rows < 1:
+        raise ModelError(f"sample_label_times: max_rows must be a positive int or None; got {max_rows!r}")
+    table = label_times.table
+    if len(table) <= max_rows:
+        return label_times
+    per_customer = table[C.CUSTOMER_ID].astype(str).value_counts(sort=False).sort_index()
+    order = np.random.default_rng(seed).permutation(len(per_customer))
+    fits = np.cumsum(per_customer.to_numpy()[order]) <= max_rows
+    if not fits.any():
+        raise ModelError(f"sample_label_times: max_rows={max_rows} holds no customer's rows "
+                         f"(the smallest customer has {int(per_customer.min())}); raise it")
+    keep = set(per_customer.index[order[: int(fits.sum())]])
+    rows = table[table[C.CUSTOMER_ID].astype(str).isin(keep).to_numpy()].reset_index(drop=True)
+    return replace(label_times, table=rows)

@@ -154,3 +154,74 @@ def generate(n_customers: int, start="2024-01-01", end="2024-12-31", seed: int =
     truth = Truth(spec=spec, drivers=drivers_frame(rec.get("churn_truth"), spec.id_width),
                   final_state=concat_states(states))
     return dataset, truth
+
+
+#: Worlds with more customers than this are streamed to Parquet chunk by chunk by ``churnlab data generate``
+#: and by a spec's data preparation (a world that large does not belong in one pandas frame).
+STREAM_CUSTOMERS = 200_000
+
+
+def stream_world(folder, n_customers: int, start="2024-01-01", end="2024-12-31", seed: int = 0,
+                 progress: bool = False, **knobs):
+    """Generate a world chunk by chunk straight to Parquet: the tables of :func:`generate`, never all in memory.
+
+    Each chunk's customers are simulated, decoded and appended to one ``<table>.parquet`` per table, so
+    peak memory is one chunk's rows (about 1.1 GiB at any size) plus the truth's per-customer state. The
+    folder is laid out as :func:`~churnlab.data.synthetic.storage.save_world` lays it out, with the same
+    tables, rows and fingerprint as ``save_world(*generate(...))`` for the same arguments; read it with
+    :func:`~churnlab.data.synthetic.storage.load_world`, whose big tables stay on disk.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Destination; created when absent.
+    n_customers, start, end, seed, progress, **knobs
+        As for :func:`generate`.
+
+    Returns
+    -------
+    dict of str to int
+        Rows written per table.
+    """
+    import json
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from churnlab.data.synthetic.storage import TRUTH_FOLDER
+    from churnlab.lazy import combine_digests, file_stamp, fingerprint_of, table_digest
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = make_spec(n_customers, start, end, seed, **knobs)
+    writers: dict[str, pq.ParquetWriter] = {}
+    digests: dict[str, list] = {}
+    drivers, states = [], []
+    try:
+        for records, state in iter_chunks(spec, progress):
+            for name, df in records_to_frames(records, spec.id_width).items():
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                if name not in writers:
+                    writers[name] = pq.ParquetWriter(folder / f"{name}.parquet", table.schema)
+                writers[name].write_table(table.cast(writers[name].schema))
+                digests.setdefault(name, []).append(table_digest(df))
+            drivers.append(drivers_frame(records.get("churn_truth"), spec.id_width))
+            states.append(state)
+            del records
+    finally:
+        for w in writers.values():
+            w.close()
+    parts = {name: combine_digests(d) for name, d in digests.items()}
+    meta = {
+        "name": "synthetic", "as_of": spec.end.isoformat(),
+        "source": f"churnlab.data.synthetic.generate(n_customers={spec.n_customers}, seed={spec.seed})",
+        "kind": "events", "description": DESCRIPTION,
+        "metadata": {"world": spec.to_dict(), "dated_events": dated_events(spec)},
+        "tables": sorted(parts), "fingerprint": fingerprint_of(parts),
+        "files": {t: file_stamp(folder / f"{t}.parquet") for t in sorted(parts)},
+    }
+    (folder / "dataset.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    Truth(spec=spec, drivers=pd.concat(drivers, ignore_index=True), final_state=concat_states(states)).save(
+        folder / TRUTH_FOLDER)
+    return {name: p[0] for name, p in parts.items()}

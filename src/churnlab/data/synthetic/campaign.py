@@ -80,6 +80,13 @@ class CampaignTruth:
     reactivation_effect : DataFrame
         One row per offer: ``offer, n_churned, p_reactivate_control, p_reactivate_treated, effect``
         (means over all listed churned customers), ``n_assigned`` and ``effect_assigned``.
+    programme : DataFrame
+        One row per listed customer over the whole continuation (``programme_days``, which may outlast the
+        truth's ``horizon_days``): ``customer_id, offer`` (in force at the end), ``retained_if_treated`` (no
+        cancellation under every planned offer of every wave) and ``retained_if_control`` (without any offer),
+        common random numbers: the truth of a programme of many campaigns.
+    programme_days : int
+        Days the world played after the campaign date.
     """
 
     effects: pd.DataFrame
@@ -90,6 +97,8 @@ class CampaignTruth:
     horizon_days: int
     reactivation: pd.DataFrame = field(default_factory=pd.DataFrame)
     reactivation_effect: pd.DataFrame = field(default_factory=pd.DataFrame)
+    programme: pd.DataFrame = field(default_factory=pd.DataFrame)
+    programme_days: int = 0
 
     def __repr__(self) -> str:
         ate = ", ".join(f"{r.offer}={r.ate_prob:+.3f}" for r in self.average_effect.itertuples())
@@ -223,6 +232,7 @@ def run_campaign(
     horizon_days: int = 90,
     seed: int = 0,
     n_sims: int = 30,
+    truth_days: int | None = None,
 ) -> tuple[Dataset, CampaignTruth]:
     """Play the weeks after a planned campaign: give the planned offers and continue the world for ``horizon_days``.
 
@@ -246,6 +256,11 @@ def run_campaign(
         Seed of the continuation and of the Monte Carlo.
     n_sims : int
         Monte Carlo paths per customer for ``p_retain_*``.
+    truth_days : int, optional
+        Days over which the per-offer truth (``effects``, ``effects_by_offer``, ``average_effect``, win-back) is
+        measured, between 1 and ``horizon_days`` (default the horizon): a campaign's own horizon inside a longer
+        programme. Offers dated from ``truth_days`` on do not enter it; ``CampaignTruth.programme`` covers the
+        whole horizon.
 
     Returns
     -------
@@ -292,15 +307,22 @@ def run_campaign(
     if horizon_days < 1:
         raise AnalysisError(f"horizon_days must be positive, got {horizon_days}")
     day, H = spec.n_days, int(horizon_days)
+    T = H if truth_days is None else truth_days
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or not 1 <= T <= H:
+        raise AnalysisError(f"truth_days: expected a whole number of days from 1 to horizon_days={H}, got {T!r}")
+    T = int(T)
     rows = _planned_rows(assignment, spec.id_width, spec.n_customers, date, H)
-    # one entry per listed customer: the offer in force at the end (what the customer got), and whether it all
-    # started on the campaign date (then the per-offer truth and its probabilities describe what happened)
+    # one entry per listed customer: the offer in force at the end of the truth's window (what the customer got),
+    # and whether it all started on the campaign date (then the per-offer truth and its probabilities describe
+    # what happened); the programme's truth runs to the end of the horizon
     firsts = rows.drop_duplicates("gid")
     gid = firsts["gid"].to_numpy(np.int64)
-    code = _codes_in_force(rows, gid, H)
-    on = rows[rows["code"] > 0].sort_values("start", kind="stable")
+    window = rows[rows["start"] < T]
+    code = _codes_in_force(window, gid, T)
+    code_end = _codes_in_force(rows, gid, H)
+    on = window[window["code"] > 0].sort_values("start", kind="stable")
     day0 = pd.Series(gid).map(on.groupby("gid")["start"].last()).fillna(0).to_numpy() == 0
-    starts = sorted(set(rows["start"].tolist()) | {0})
+    starts = sorted((set(rows["start"].tolist()) | {0, T}) - {H})
     env = spec.env()
     new_as_of = spec.end + pd.Timedelta(days=H)
     retained = {a: np.zeros(gid.size, bool) for a in ARMS}
@@ -308,6 +330,8 @@ def run_campaign(
     back = {a: np.zeros(gid.size, bool) for a in ARMS}
     p_back = {a: np.zeros(gid.size) for a in ARMS}
     realised = np.zeros(gid.size, bool)
+    realised_end = np.zeros(gid.size, bool)
+    retained_end = np.zeros(gid.size, bool)
     churned = np.zeros(gid.size, bool)
     reason = np.full(gid.size, "", dtype=object)
     records = []
@@ -325,9 +349,11 @@ def run_campaign(
             assigned[gid[mine] - lo] = _codes_in_force(rows, gid[mine], a_)
             treat = offer_treatment(st0, assigned, spec.knobs) if (assigned > 0).any() else None
             simulate(st, day + a_, day + b_, rng, env, rec, treat)
+            if b_ == T:  # the end of the truth's window: retention so far (churn_day keeps the latest churn)
+                realised[mine] = ~(st["churn_day"][gid[mine] - lo] >= day) & st0["alive"][gid[mine] - lo]
         records.append(chunk_records(st, rec, spec.start, new_as_of, spec.rng(c, EXPAND, seed + 1)))
         listed = gid[mine] - lo
-        realised[mine] = ~(st["churn_day"][listed] >= day) & st0["alive"][listed]
+        realised_end[mine] = ~(st["churn_day"][listed] >= day) & st0["alive"][listed]
         sent = rows[rows["gid"].isin(gid[mine]) & (rows["code"] > 0)]
         records[-1]["campaign"] = {"gid": sent["gid"].to_numpy(np.int64), "code": sent["code"].to_numpy(np.int64),
                                    "start": sent["start"].to_numpy(np.int64),
@@ -338,31 +364,31 @@ def run_campaign(
         churned[mine] = lost
         reason[mine] = np.where(lost, [REASON_OF[MECH_NAMES[m]] for m in np.maximum(sub0["churn_mech"], 0)], "")
         # days of the horizon on which a churned customer may come back (a week after leaving)
-        eligible = np.clip(day + H - np.maximum(day, sub0["churn_day"] + 7), 0, H)
+        eligible = np.clip(day + T - np.maximum(day, sub0["churn_day"] + 7), 0, T)
         for a, arm in enumerate(ARMS):
             arm_codes = np.zeros(n, np.int64)
             arm_codes[listed] = a
             st = take_state(st0, np.arange(n))
-            simulate(
-                st,
-                day,
-                day + H,
-                spec.rng(c, CAMPAIGN, seed),
-                env,
-                None,
-                offer_treatment(st0, arm_codes, spec.knobs) if a else None,
-            )
+            rng = spec.rng(c, CAMPAIGN, seed)
+            simulate(st, day, day + T, rng, env, None, offer_treatment(st0, arm_codes, spec.knobs) if a else None)
             retained[arm][mine] = ~(st["churn_day"][listed] >= day) & st0["alive"][listed]
             back[arm][mine] = lost & (st["sub_no"][listed] > sub0["sub_no"])
+            if not a:  # without any offer to the end of the horizon: the programme's counterfactual
+                simulate(st, day + T, day + H, rng, env, None, None)
+                retained_end[mine] = ~(st["churn_day"][listed] >= day) & st0["alive"][listed]
             tr = offer_treatment(sub0, np.full(listed.size, a, np.int64), spec.knobs) if a else None
-            p = monte_carlo_churn(sub0, day, H, n_sims, env, lambda b, c=c: spec.rng(c, CAMPAIGN, seed, 1, b), tr)
+            p = monte_carlo_churn(sub0, day, T, n_sims, env, lambda b, c=c: spec.rng(c, CAMPAIGN, seed, 1, b), tr)
             p_retain[arm][mine] = np.where(sub0["alive"], 1.0 - p, 0.0)
             # a churned customer's daily chance to return is constant over the horizon: exact probability
             p_back[arm][mine] = np.where(lost, -np.expm1(eligible * np.log1p(-reactivation_rate(sub0, env, tr))), 0.0)
     extended = _extend(dataset, records, spec, new_as_of, date, rows if "experiment_id" in assignment else None)
-    truth_ = _campaign_truth(gid, code, retained, p_retain, spec, date, H, realised, day0)
+    truth_ = _campaign_truth(gid, code, retained, p_retain, spec, date, T, realised, day0)
     react, react_effect = _reactivation_truth(gid, code, churned, reason, back, p_back, spec)
-    return extended, dataclasses.replace(truth_, reactivation=react, reactivation_effect=react_effect)
+    programme = pd.DataFrame({C.CUSTOMER_ID: customer_ids(gid, spec.id_width),
+                              "offer": pd.Series(np.asarray(ARMS, dtype=object)[code_end], dtype="string"),
+                              "retained_if_treated": realised_end, "retained_if_control": retained_end})
+    return extended, dataclasses.replace(truth_, reactivation=react, reactivation_effect=react_effect,
+                                         programme=programme, programme_days=H)
 
 
 def _reactivation_truth(gid, code, churned, reason, back, p_back, spec) -> tuple[pd.DataFrame, pd.DataFrame]:
