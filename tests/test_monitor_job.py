@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from churnlab.data.synthetic import generate
 from churnlab.errors import AnalysisError, ModelError, SpecError
 from churnlab.labels import active_customers_at
 from churnlab.monitor.alerts import evaluate_alerts, notify, parse_alerts
@@ -62,6 +63,31 @@ def test_email_reactions_count_from_the_last_open_or_click_by_hand():
     assert out["emails_since_last_reaction"].tolist() == [2.0, 0.0]
 
 
+def test_a_billing_period_moves_the_renewal_date_to_the_first_one_ahead_of_each_cutoff():
+    ds = _hand()
+    subs = ds["subscriptions"].assign(billing_period_days=[30, 30])
+    ds = Dataset(name="hand", tables={**ds.tables, "subscriptions": subs}, as_of=ds.as_of, source="test")
+    rows = pd.DataFrame({"customer_id": ["a", "a", "b"], "cutoff": [T("2024-03-01"), T("2024-04-25"), T("2024-04-01")]})
+    # a's schedule is 04-20 +- 30 days: 03-21 is the first renewal on or after 03-01 (20 days), 05-20 after 04-25
+    # (25 days); b's 03-01 +30 days = 03-31, +60 = 04-30: 29 days after 04-01 (by hand)
+    assert renewal_days(ds, rows)["days_to_renewal"].tolist() == [20.0, 25.0, 29.0]
+
+
+def test_the_worlds_renewal_date_is_the_end_of_the_paid_term_and_leaves_other_tables_unchanged():
+    ds, _ = generate(300, seed=1)
+    subs, pay = ds["subscriptions"], ds["payments"]
+    assert {"renewal_at", "billing_period_days"} <= set(subs.columns) and (subs["billing_period_days"] == 30).all()
+    running = subs[subs["end_at"].isna()].set_index("customer_id")
+    last_due = pay.groupby("customer_id")["due_at"].max()
+    paid = running.index.intersection(last_due.index)
+    # the world invoices every 30 days: a running subscription renews 30 days after its last invoice, mostly
+    gap = (running.loc[paid, "renewal_at"] - last_due.loc[paid]).dt.days
+    assert (gap == 30).mean() > 0.95 and (running["renewal_at"] >= ds.as_of).all()
+    ended = subs[subs["end_at"].notna()]
+    left = (ended["renewal_at"] - ended["end_at"].dt.normalize()).dt.days
+    assert left.between(0, 29).all()  # the term in which they cancelled ends within one period
+
+
 def test_renewal_days_of_use_and_idle_days_by_hand():
     rows = pd.DataFrame({"customer_id": ["a", "b"], "cutoff": [T("2024-04-01"), T("2024-04-01")]})
     ds = _hand()
@@ -94,7 +120,7 @@ def test_views_list_and_measure_their_customers_and_say_what_they_lack():
     assert not perf.loc["renew", "available"]
     with pytest.raises(SpecError, match="Call is not allowed"):
         parse_views({"views": [{"name": "x", "when": "open('f')", "words": "x"}]})
-    assert {"data_export", "not_used_14d", "no_email_reaction_45d", "renewal_within_30d", "check_in_after_30d"} == {
+    assert {"data_export", "not_used_14d", "no_email_reaction_45d", "renewal_within_7d", "check_in_after_30d"} == {
         v.name for v in load_views()}
 
 
@@ -210,3 +236,23 @@ def test_a_fired_alert_reaches_a_local_http_endpoint():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_renewal_date_after_as_of_is_valid_but_an_end_after_as_of_is_not():
+    from churnlab.schema import validate
+
+    ds = _hand()  # as_of 2024-05-01
+    subs = ds["subscriptions"].assign(subscription_id=pd.Series(["s1", "s2"], dtype="string"),
+                                      churn_reason=pd.Series([pd.NA, pd.NA], dtype="string"),
+                                      renewal_at=[T("2024-05-20"), T("2024-06-01")])
+    customers = ds["customers"].assign(customer_id=ds["customers"]["customer_id"].astype("string"))
+    subs = subs.assign(customer_id=subs["customer_id"].astype("string"))
+
+    def problems(table: pd.DataFrame) -> str:
+        data = Dataset(name="hand", tables={"customers": customers, "subscriptions": table}, as_of=ds.as_of,
+                       source="test")
+        return str(validate(data))
+
+    assert "problem" not in problems(subs), problems(subs)
+    late = problems(subs.assign(end_at=[T("2024-05-20"), pd.NaT]))
+    assert "subscriptions.end_at: expected nothing after as_of" in late and "renewal_at" not in late

@@ -69,6 +69,8 @@ class Column:
         Inclusive bounds of the values (OPINIONS.md, "Value ranges").
     scale : str, optional
         A vocabulary entry ``(low, high)`` that bounds the values (``csat_scale``).
+    scheduled : bool
+        A datetime that is a date agreed in advance (a contract's renewal), so it may lie after ``as_of``.
     """
 
     name: str
@@ -80,6 +82,7 @@ class Column:
     min: float | None = None
     max: float | None = None
     scale: str | None = None
+    scheduled: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class TableSchema:
     """A canonical table: its columns, its key and which timestamps mark customer activity.
 
     ``activity`` columns must not precede the customer's ``signup_at``; every datetime column must
-    not pass the dataset's ``as_of``.
+    not pass the dataset's ``as_of``, except a ``scheduled`` one (a date agreed in advance).
     """
 
     name: str
@@ -133,7 +136,8 @@ SCHEMAS: dict[str, TableSchema] = {
                 Column("subscription_id", "string"),
                 Column("start_at", "datetime"),
                 Column("end_at", "datetime", nullable=True),
-                Column("renewal_at", "datetime", nullable=True, required=False),
+                Column("renewal_at", "datetime", nullable=True, required=False, scheduled=True),
+                Column("billing_period_days", "float", nullable=True, required=False, min=1),
                 Column("churn_reason", "string", nullable=True, vocabulary="churn_reasons"),
             ),
             key=("subscription_id",),

@@ -279,7 +279,7 @@ class LazyChecks:
         low, high, expected = value_bounds(col, self.vocabulary)
         if expected:
             items.append(self._out_of_range(v, col.name, "TRUE", low, high, expected))
-        if col.kind == "datetime":
+        if col.kind == "datetime" and not col.scheduled:  # a scheduled date (renewal) may lie ahead
             late = f"{c} > {_timestamp(self.as_of)}"
             after = f"nothing after as_of {self.as_of.date()}"
             items.append((late, lambda n, where=late: Problem(name, col.name, after, n, self._examples(v, where))))

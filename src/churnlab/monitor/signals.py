@@ -9,7 +9,10 @@ stamped before the cutoff. They feed the CRM views of :mod:`churnlab.monitor.vie
 - ``emails_since_last_reaction``: settled emails sent after that reaction (so "no reaction" means the
   customer was written to and stayed silent, not that nobody wrote).
 - ``days_to_renewal``: days from the cutoff to the next ``subscriptions.renewal_at`` of the running
-  subscription (a contract date, known in advance); missing when the table has no renewal dates.
+  subscription (a contract date, known in advance); with ``billing_period_days`` the renewal date is one
+  term end of a schedule and is moved by whole periods to the first one on or after the cutoff (so a
+  snapshot's renewal date serves earlier cutoffs without reading the future); missing when the table has
+  no renewal dates.
 - ``days_of_use``: days since the start of the customer's current spell (the check-in call).
 - ``idle_days``: ``days_since_last_session`` minus the days of known breaks (holidays, an announced
   outage) between the last session and the cutoff: a quiet week over Christmas is not a warning.
@@ -118,7 +121,8 @@ def renewal_days(dataset: Dataset, rows: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     dataset : Dataset
-        ``subscriptions`` with ``customer_id, start_at, end_at, renewal_at``.
+        ``subscriptions`` with ``customer_id, start_at, end_at, renewal_at`` and optionally
+        ``billing_period_days`` (renewal dates then repeat every period: the first on or after the cutoff counts).
     rows : DataFrame
         ``customer_id, cutoff``.
 
@@ -126,7 +130,9 @@ def renewal_days(dataset: Dataset, rows: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         ``customer_id, cutoff, days_to_renewal``: the smallest ``renewal_at - cutoff >= 0`` over subscriptions
-        started before the cutoff and not ended by it; missing when none has a renewal date ahead.
+        started before the cutoff and not ended by it (``renewal_at`` first moved by whole billing periods to the
+        first renewal on or after the cutoff when ``billing_period_days`` is given); missing when none has a
+        renewal date ahead.
 
     Raises
     ------
@@ -138,12 +144,22 @@ def renewal_days(dataset: Dataset, rows: pd.DataFrame) -> pd.DataFrame:
     subs = dataset.require("subscriptions", by="renewal_days")["subscriptions"]
     require_columns(subs, [C.CUSTOMER_ID, "start_at", "end_at", "renewal_at"], table="subscriptions")
     out = _rows(rows)
+    period = (pd.to_numeric(subs["billing_period_days"], errors="coerce") if "billing_period_days" in subs.columns
+              else pd.Series(np.nan, index=subs.index))
     s = pd.DataFrame({C.CUSTOMER_ID: subs[C.CUSTOMER_ID].astype(str).to_numpy(),
                       "start_at": pd.to_datetime(subs["start_at"]).astype("datetime64[ns]").to_numpy(),
                       "end_at": pd.to_datetime(subs["end_at"]).astype("datetime64[ns]").to_numpy(),
-                      "renewal_at": pd.to_datetime(subs["renewal_at"]).astype("datetime64[ns]").to_numpy()})
+                      "renewal_at": pd.to_datetime(subs["renewal_at"]).astype("datetime64[ns]").to_numpy(),
+                      "period": period.astype("float64").to_numpy()})
     j = out.reset_index().merge(s, on=C.CUSTOMER_ID, how="inner")
     running = (j["start_at"] < j[C.CUTOFF]) & (j["end_at"].isna() | (j["end_at"] > j[C.CUTOFF]))
+    # a billing schedule (renewal_at + k periods) gives the renewal ahead of any cutoff, before or after the
+    # snapshot the renewal date was read at: the term ends of a contract are known in advance
+    known = j["period"].notna() & (j["period"] > 0) & j["renewal_at"].notna()
+    step = pd.to_timedelta(j["period"].where(known, 1.0), unit="D")
+    k = np.ceil((j[C.CUTOFF] - j["renewal_at"]) / step)
+    rolled = j["renewal_at"] + step * k.where(known, 0.0).fillna(0.0)
+    j["renewal_at"] = rolled.where(known, j["renewal_at"])
     ahead = j["renewal_at"] >= j[C.CUTOFF]
     j = j[running & ahead]
     days = ((j["renewal_at"] - j[C.CUTOFF]) / _DAY).groupby(j["index"]).min()

@@ -29,6 +29,10 @@ MECH_REASON = np.array([REASON_CODE[REASON_OF[m]] for m in MECHANISM_NAMES], np.
 #: from config.CHURN_REASONS (the true one included), so a stated reason agrees with the truth with probability
 #: EXIT_TRUTHFUL + (1 - EXIT_TRUTHFUL) / len(CHURN_REASONS) = 0.7917.
 EXIT_TRUTHFUL = 0.75
+#: The world bills every plan monthly: an invoice every 30 days (world._payments), the first one 14 days after
+#: signup (the trial; population.draw_population) and the day after a return (world.step).
+BILLING_PERIOD_DAYS = 30
+FIRST_INVOICE_DAYS = 14
 
 
 def _clock(t: np.ndarray, sec: np.ndarray, i: np.ndarray, pop: dict, start_ns: int) -> np.ndarray:
@@ -137,7 +141,7 @@ def chunk_records(pop: dict, rec: Recorder, start: pd.Timestamp, as_of: pd.Times
     end_ns = (start_ns + ch["t"].astype(np.int64) * DAY_NS
               + (ACTIVE_END_SEC + 1 + rng.random(churn_i.size) * 3_500.0).astype(np.int64) * SEC_NS) if ch else \
         np.zeros(0, np.int64)
-    subs = {"gid": [], "sub_no": [], "start_ns": []}
+    subs = {"gid": [], "sub_no": [], "start_ns": [], "anchor_ns": []}
     if first_run:
         first = pop["signup_day"] < t0 + rec.n_days
         fi = np.flatnonzero(first)
@@ -145,12 +149,17 @@ def chunk_records(pop: dict, rec: Recorder, start: pd.Timestamp, as_of: pd.Times
         subs["sub_no"].append(np.ones(fi.size, np.int64))
         subs["start_ns"].append(start_ns + pop["signup_day"][fi].astype(np.int64) * DAY_NS
                                 + pop["signup_sec"][fi].astype(np.int64) * SEC_NS)
+        # the billing schedule: first invoice FIRST_INVOICE_DAYS after signup (the trial), then every period
+        subs["anchor_ns"].append(start_ns + (pop["signup_day"][fi].astype(np.int64) + FIRST_INVOICE_DAYS) * DAY_NS)
     if st_:
         subs["gid"].append(gid[st_["i"]])
         subs["sub_no"].append(st_["sub_no"].astype(np.int64))
         subs["start_ns"].append(_clock(st_["t"], 28_800.0 + rng.random(st_["i"].size) * 3_600.0, st_["i"], pop,
                                        start_ns))
+        # a returning customer is invoiced the day after they come back (world.step: next_due = t + 1)
+        subs["anchor_ns"].append(start_ns + (st_["t"].astype(np.int64) + 1) * DAY_NS)
     out["sub_starts"] = {k: (np.concatenate(v) if v else np.zeros(0, np.int64)) for k, v in subs.items()}
+    out["sub_starts"]["as_of_ns"] = np.full(out["sub_starts"]["gid"].size, as_of_ns, np.int64)
     out["sub_ends"] = {"gid": gid[churn_i], "sub_no": ch["sub_no"].astype(np.int64) if ch else np.zeros(0, np.int64),
                        "end_ns": end_ns,
                        "reason_code": MECH_REASON[ch["mech"]] if ch else np.zeros(0, np.int8)}
@@ -424,5 +433,27 @@ def _subscriptions(rec: dict, width: int) -> pd.DataFrame:
         C.CUSTOMER_ID: customer_ids(s["gid"], width),
         "subscription_id": ("sub-" + customer_ids(s["gid"], width, "c", s["sub_no"])).astype("string"),
         "start_at": _ts(s["start_ns"]), "end_at": _ts(end),
+        "renewal_at": _ts(renewal_ns(s["anchor_ns"], np.where(end == np.iinfo(np.int64).min, s["as_of_ns"], end))),
+        "billing_period_days": np.full(key_s.size, BILLING_PERIOD_DAYS, np.int64),
         "churn_reason": _decode(reason, C.CHURN_REASONS),
     })
+
+
+def renewal_ns(anchor_ns: np.ndarray, at_ns: np.ndarray, period_days: int = BILLING_PERIOD_DAYS) -> np.ndarray:
+    """End of the paid term running at ``at_ns``: the first invoice day of the schedule on or after its day.
+
+    The schedule is ``anchor + k * period`` (``k >= 0``; before the first invoice the term is the trial, which
+    ends at the anchor). ``at_ns`` is the subscription's end, or the observation time while it runs: the
+    subscription's ``renewal_at`` is the date a CRM shows for it at the data's ``as_of`` (Stripe's
+    ``current_period_end``).
+
+    Examples
+    --------
+    >>> days = renewal_ns(np.array([10 * DAY_NS]), np.array([5, 10, 11, 40, 41]) * DAY_NS + 3_600 * SEC_NS)
+    >>> (days // DAY_NS).tolist()  # trial until day 10; then terms end on days 40, 70, ...
+    [10, 10, 40, 40, 70]
+    """
+    anchor = np.asarray(anchor_ns, np.int64) // DAY_NS
+    day = np.asarray(at_ns, np.int64) // DAY_NS
+    k = np.maximum(0, -((anchor - day) // period_days))  # ceil((day - anchor) / period), at least 0
+    return (anchor + k * period_days) * DAY_NS
