@@ -186,11 +186,20 @@ def remaining_lifetime(curve: pd.DataFrame, tenure, horizon: float) -> np.ndarra
     [1.0, 0.8333]
     """
     a = np.atleast_1d(np.asarray(tenure, dtype=float))
-    out = np.empty(a.size)
-    for k, ak in enumerate(a):
-        s0 = survival_at(curve, ak)
-        out[k] = _area(curve, ak, ak + float(horizon)) / s0 if s0 > 0 else np.nan
-    return out
+    t = curve["time"].to_numpy(float)
+    s = curve["survival"].to_numpy(float)
+    # G(x) = area under the step curve from its first time to x; area(a, a + H) = G(a + H) - G(a)
+    full = np.r_[0.0, np.cumsum(s[:-1] * np.diff(t))]
+
+    def area_to(x: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(t, x, side="right") - 1
+        j = np.maximum(i, 0)
+        return np.where(i < 0, 0.0, full[j] + s[j] * (x - t[j]))
+
+    s0 = s[np.maximum(np.searchsorted(t, a, side="right") - 1, 0)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (area_to(a + float(horizon)) - area_to(a)) / s0
+    return np.where(s0 > 0, out, np.nan)
 
 
 def observation_start(dataset: Dataset, cutoff=None) -> pd.Timestamp:
