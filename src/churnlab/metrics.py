@@ -248,23 +248,35 @@ def churn_over_time(
     customers = dataset.tables.get("customers")
     if customers is not None and "monthly_fee" in customers:
         fee = customers.drop_duplicates(C.CUSTOMER_ID).set_index(C.CUSTOMER_ID)["monthly_fee"].astype(float)
+    # customers as integer codes and sets as boolean masks over them: the same counts as set algebra on ids,
+    # in numpy (a million customers over a decade of months is seconds, not minutes)
+    codes, ids = pd.factorize(spells[C.CUSTOMER_ID], sort=True)
+    n_ids = len(ids)
+    fee_by_code = (fee.reindex(ids).to_numpy(float) if fee is not None else None)
+    starts = spells["start_at"].to_numpy()
+    returns = spells["spell"].to_numpy() > 0
+
+    def mask(rows: np.ndarray) -> np.ndarray:
+        out = np.zeros(n_ids, dtype=bool)
+        out[codes[rows]] = True
+        return out
+
     rows = []
     for a, b in zip(edges[:-1], edges[1:]):
-        act_a = set(spells.loc[active_at(spells, a), C.CUSTOMER_ID])
-        act_b = set(spells.loc[active_at(spells, b), C.CUSTOMER_ID])
-        started = spells[(spells["start_at"] >= a) & (spells["start_at"] < b)]
-        new = set(started[C.CUSTOMER_ID]) - act_a
-        returning = set(started.loc[started["spell"] > 0, C.CUSTOMER_ID]) - act_a
-        seen_before = set(spells.loc[spells["start_at"] < a, C.CUSTOMER_ID])
-        lapsed = seen_before - act_a
-        lost = act_a - act_b
-        mrr_start = float(fee.reindex(sorted(act_a)).sum()) if fee is not None else np.nan
-        mrr_lost = float(fee.reindex(sorted(lost)).sum()) if fee is not None else np.nan
+        act_a = mask(np.asarray(active_at(spells, a)))
+        act_b = mask(np.asarray(active_at(spells, b)))
+        in_period = (starts >= np.datetime64(a)) & (starts < np.datetime64(b))
+        new = mask(in_period) & ~act_a
+        returning = mask(in_period & returns) & ~act_a
+        lapsed = mask(starts < np.datetime64(a)) & ~act_a
+        lost = act_a & ~act_b
+        mrr_start = float(np.nansum(fee_by_code[act_a])) if fee_by_code is not None else np.nan
+        mrr_lost = float(np.nansum(fee_by_code[lost])) if fee_by_code is not None else np.nan
         rows.append(
             {
-                "period_start": a, "period_end": b, "c_start": len(act_a), "c_new": len(new), "c_end": len(act_b),
-                "churned": len(lost), "lapsed": len(lapsed), "reactivated": len(returning & lapsed),
-                "mrr_start": mrr_start, "mrr_lost": mrr_lost,
+                "period_start": a, "period_end": b, "c_start": int(act_a.sum()), "c_new": int(new.sum()),
+                "c_end": int(act_b.sum()), "churned": int(lost.sum()), "lapsed": int(lapsed.sum()),
+                "reactivated": int((returning & lapsed).sum()), "mrr_start": mrr_start, "mrr_lost": mrr_lost,
             }
         )
     out = pd.DataFrame(rows)
