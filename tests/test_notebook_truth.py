@@ -89,3 +89,32 @@ def test_estimates_vs_truth_names_a_missing_column():
     with pytest.raises(AnalysisError, match=r"missing column\(s\) \['ci_upper', 'truth.truth'\]"):
         estimates_vs_truth(pd.DataFrame({"arm": ["a"], "estimate": [0.1], "ci_lower": [0.0]}),
                            pd.DataFrame({"arm": ["a"], "effect": [0.1]}))
+
+
+def test_past_max_customers_the_oracle_replays_a_seeded_subset_of_chunks_with_the_same_probabilities(monkeypatch):
+    import numpy as np
+
+    import churnlab.data.synthetic.spec as world_spec
+    from churnlab.data.synthetic import generate
+
+    monkeypatch.setattr(world_spec, "CHUNK_SIZE", 200)  # 600 customers in 3 chunks, as 1M are in 50
+    dataset, truth = generate(600, start="2024-01-01", end="2024-04-30", seed=4)
+    cut = pd.Timestamp("2024-03-01")
+    everyone = truth.churn_probability(cut, horizon_days=30, n_sims=20, seed=1)
+    second = truth.churn_probability(cut, horizon_days=30, n_sims=20, seed=1, chunks=[1])
+    # one chunk's customers, with exactly the probabilities the full replay gives them (common random numbers)
+    assert 0 < len(second) < len(everyone)
+    numbers = second["customer_id"].str[1:].astype(int)
+    assert numbers.between(200, 399).all()
+    pd.testing.assert_frame_equal(second.reset_index(drop=True),
+                                  everyone[everyone["customer_id"].isin(second["customer_id"])].reset_index(drop=True))
+    keys = everyone[["customer_id"]].assign(cutoff=cut)
+    rng = np.random.default_rng(0)
+    labels, scores = rng.integers(0, 2, len(keys)), rng.random(len(keys))
+    full = oracle_comparison(truth, keys, labels, scores, horizon_days=30, seed=1, max_customers=None)
+    part = oracle_comparison(truth, keys, labels, scores, horizon_days=30, seed=1, max_customers=200)
+    assert full.n == len(keys) and 0 < part.n < full.n  # one chunk of three
+    with pytest.raises(AnalysisError, match="max_customers must be a positive int or None; got 0"):
+        oracle_comparison(truth, keys, labels, scores, horizon_days=30, max_customers=0)
+    with pytest.raises(AnalysisError, match=r"chunks must lie in 0\.\.2"):
+        truth.churn_probability(cut, chunks=[3])

@@ -121,14 +121,13 @@ def oracle_comparison(truth, keys: pd.DataFrame, labels, scores, *, horizon_days
     if max_customers is not None and (isinstance(max_customers, bool) or not isinstance(max_customers, int)
                                       or max_customers < 1):
         raise AnalysisError(f"oracle_comparison: max_customers must be a positive int or None; got {max_customers!r}")
-    chunks = None
-    n_chunks = truth.spec.n_chunks
-    if max_customers is not None and truth.spec.n_customers > max_customers:
-        per_chunk = truth.spec.n_customers / n_chunks
-        k = max(1, min(n_chunks, round(max_customers / per_chunk)))
-        chunks = np.random.default_rng(seed).choice(n_chunks, size=k, replace=False)
+    subset = {}
+    spec = getattr(truth, "spec", None)  # a world's truth; a stand-in oracle may have none
+    if max_customers is not None and spec is not None and spec.n_customers > max_customers:
+        k = max(1, min(spec.n_chunks, round(max_customers / (spec.n_customers / spec.n_chunks))))
+        subset = {"chunks": np.random.default_rng(seed).choice(spec.n_chunks, size=k, replace=False)}
     cutoffs = sorted(pd.to_datetime(keys[CUTOFF]).unique())
-    oracle = pd.concat([truth.churn_probability(c, horizon_days=horizon_days, seed=seed, chunks=chunks)
+    oracle = pd.concat([truth.churn_probability(c, horizon_days=horizon_days, seed=seed, **subset)
                         .assign(**{CUTOFF: c})
                         for c in cutoffs]) if cutoffs else pd.DataFrame(columns=[CUSTOMER_ID, "p_churn", CUTOFF])
     scored = keys[[CUSTOMER_ID, CUTOFF]].assign(label=labels, model=scores).merge(
