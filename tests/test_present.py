@@ -116,3 +116,13 @@ def test_pop_summary_leaves_a_notebook_without_summary_alone():
         nbformat.v4.new_output("display_data", data={"text/markdown": "hi"})])])
     assert pop_summary(nb) == ""
     assert len(nb.cells[0].outputs) == 1
+
+
+def test_a_guessed_key_metric_format_fits_its_value_not_just_its_name():
+    from churnlab.present import key_metric
+
+    # "churn" in the name suggests a share, but 30,658,510 (money a churn cut brings) is no share:
+    # the report showed it as "3065850962.9%" before the value was consulted
+    assert key_metric("churn_cut_revenue_gain", 30658510.0).text(30658510.0) == "30,658,510"
+    assert key_metric("churn_rate_horizon", 0.073).text(0.073) == "7.3%"
+    assert key_metric("churn_rate_horizon").format == "percent"  # no value: the name decides

@@ -164,7 +164,7 @@ def readable_name(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def key_metric(raw: Any) -> KeyMetric:
+def key_metric(raw: Any, value: float | None = None) -> KeyMetric:
     """Read one ``key_metrics`` entry of a spec: a metric name, or ``{name, label, format, unit}``.
 
     Parameters
@@ -172,6 +172,9 @@ def key_metric(raw: Any) -> KeyMetric:
     raw : str or mapping
         ``"churn_rate"`` (label from the name, format guessed: ``*rate*``/``*share*`` as percent, ``*auc*`` as AUC,
         ``n_*``/``customers`` as a count), or ``{name: churn_rate, label: "Monthly churn", format: percent}``.
+    value : float, optional
+        The metric's value, when known: a guessed format must fit it (a ``*churn*`` metric of 30,658,510 is
+        money, not a share, so it is shown as a number).
 
     Returns
     -------
@@ -188,6 +191,8 @@ def key_metric(raw: Any) -> KeyMetric:
     'auc'
     >>> key_metric({"name": "best_net_profit", "label": "Net profit", "format": "currency", "unit": "$"}).label
     'Net profit'
+    >>> key_metric("churn_cut_revenue_gain", 30658510.0).format
+    'number'
     """
     if isinstance(raw, str):
         raw = {"name": raw}
@@ -197,7 +202,7 @@ def key_metric(raw: Any) -> KeyMetric:
     if unknown:
         raise ChurnlabError(f"key metric {raw['name']!r}: unknown key(s) {unknown}; expected {list(_KEY_METRIC_KEYS)}")
     name = raw["name"]
-    kind = raw.get("format") or _guess_kind(name, pd.Series([0.5]))
+    kind = raw.get("format") or _guess_kind(name, pd.Series([0.5 if value is None else float(value)]))
     if kind not in FORMATS:
         raise ChurnlabError(f"key metric {name!r}: format {kind!r} is not one of {', '.join(FORMATS)}")
     label = raw.get("label") or readable_name(name)

@@ -119,16 +119,17 @@ def _param(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
-def _key_metrics(run: RunRecord, names: Iterable[str]) -> list[KeyMetric]:
-    """Return the spec's labelled key metrics for ``names`` (others get a guessed format)."""
-    return [key_metric(dict(run.key_metric_formats[n])) if n in run.key_metric_formats else key_metric(n)
-            for n in names]
+def _key_metrics(run: RunRecord, names: Iterable[str], values: dict | None = None) -> list[KeyMetric]:
+    """Return the spec's labelled key metrics for ``names`` (others get a format guessed from name and value)."""
+    values = values or {}
+    return [key_metric(dict(run.key_metric_formats[n])) if n in run.key_metric_formats
+            else key_metric(n, values.get(n)) for n in names]
 
 
 def _cards(run: RunRecord, notebook: NotebookRecord) -> str:
     """Cards of the notebook's key numbers: its own ``key_metrics``, else the spec's, else its first; at most eight."""
     names = notebook.key_metrics or run.key_metrics or tuple(notebook.metrics)[:_MAX_CARDS]
-    shown = [m for m in _key_metrics(run, names) if m.name in notebook.metrics][:_MAX_CARDS]
+    shown = [m for m in _key_metrics(run, names, notebook.metrics) if m.name in notebook.metrics][:_MAX_CARDS]
     if not shown:
         return ""
     cards = "".join(
@@ -283,7 +284,7 @@ def trend_table(runs: Iterable[RunRecord]) -> pd.DataFrame:
         if run.status != "FINISHED":
             continue
         values = run.headline()
-        for m, v in list(zip(_key_metrics(run, values), values.values(), strict=True))[:_TREND_METRICS]:
+        for m, v in list(zip(_key_metrics(run, values, values), values.values(), strict=True))[:_TREND_METRICS]:
             rows.append({"spec": run.spec_name, "started": pd.Timestamp(run.started), "metric": m.name,
                          "label": m.label, "format": m.format, "value": float(v)})
     return pd.DataFrame(rows, columns=["spec", "started", "metric", "label", "format", "value"])
@@ -337,8 +338,9 @@ def render_index(runs: Iterable[RunRecord], target: str | Path) -> Path:
             else f'<span title="{_e(nb.status)}">{_e(nb.name)}</span>'
             for nb in run.notebooks
         )
+        headline = run.headline()
         metrics = ", ".join(f"{_e(m.label)} {_e(m.text(v))}" for m, v in
-                            zip(_key_metrics(run, run.headline()), run.headline().values(), strict=True))
+                            zip(_key_metrics(run, headline, headline), headline.values(), strict=True))
         rows.append(
             f"<tr><td><code>{_e(run.name)}</code></td><td>{_e(run.started.replace('T', ' ')[:19])}</td>"
             f'<td><span class="cl-status cl-{_e(run.status)}">{_e(run.status)}</span></td>'
