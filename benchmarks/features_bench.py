@@ -283,10 +283,23 @@ def _slope(xs: list[float], ys: list[float]) -> float:
 
 # ------------------------------------------------------------------------------------------ RESULTS.md
 
+def _merge_parts(old: str, new: list[str]) -> list[str]:
+    """Replace the ``### `` parts of a section that this run measured; keep the others as they were, in order."""
+    def parts(text: str) -> dict[str, str]:
+        blocks = re.split(r"(?m)^(?=### )", text.strip("\n"))
+        return {b.splitlines()[0]: b.rstrip("\n") for b in blocks if b.startswith("### ")}
+
+    merged = parts(old)
+    merged.update(parts("\n".join(new)))
+    return "\n\n".join(merged.values()).splitlines() + [""]
+
+
 def write_section(tag: str, lines: list[str]) -> None:
     start, end = f"<!-- {tag}:start -->", f"<!-- {tag}:end -->"
-    section = "\n".join([start, *lines, end])
     text = RESULTS.read_text(encoding="utf-8")
+    if tag == "features" and start in text and end in text:
+        lines = _merge_parts(text.split(start, 1)[1].split(end, 1)[0], lines)
+    section = "\n".join([start, *lines, end])
     if start in text and end in text:
         head, rest = text.split(start, 1)
         text = head + section + rest.split(end, 1)[1]
