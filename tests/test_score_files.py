@@ -17,9 +17,7 @@ NAME = "streaming-churn"
 
 @pytest.mark.slow
 def test_churnlab_score_on_files_writes_a_crm_list_of_every_active_customer_without_holdout_on_actions(
-        project, tmp_path):
-    import mlflow
-
+        project, tmp_path, monkeypatch):
     from churnlab import tracking
     from churnlab.cli import main
     from churnlab.data import load
@@ -31,8 +29,12 @@ def test_churnlab_score_on_files_writes_a_crm_list_of_every_active_customer_with
     dataset = load(project / CONFIG)
     # register a champion trained on the same files, as notebook 02 would, under the project's own store
     trained = train_model(dataset, horizon_days=30, n_jobs=1, random_state=0)
-    with mlflow.start_run(run_name="register"):
-        version = register_challenger(trained, None, registered_model_name=NAME)
+    # a run in the project's own store, named by id (mlflow's fluent API may still point at an earlier test's store)
+    run_id = tracking.create_run(tracking.experiment_id("register"), "register", {})
+    monkeypatch.setenv("MLFLOW_RUN_ID", run_id)
+    version = register_challenger(trained, None, registered_model_name=NAME)
+    monkeypatch.delenv("MLFLOW_RUN_ID")
+    tracking.end_run(run_id, "FINISHED")
     assert version == 1
     spec = {"name": "weekly_files", "data": {"source": "files", "config": CONFIG},
             "notebooks": [{"path": str(NOTEBOOK), "parameters": {
