@@ -239,11 +239,10 @@ def stream_world(n: int, folder: Path) -> dict:
 
     if not (folder / "dataset.json").exists():
         write_world(folder, n, seed=0)
-    meta = json.loads((folder / "dataset.json").read_text())
-    import pyarrow.parquet as pq
+    from churnlab.lazy import row_count
 
-    rows = {t: pq.ParquetFile(folder / f"{t}.parquet").metadata.num_rows for t in meta["tables"]}
-    return {"rows": rows, "as_of": meta["as_of"]}
+    meta = json.loads((folder / "dataset.json").read_text())
+    return {"rows": {t: row_count(folder / f"{t}.parquet") for t in meta["tables"]}, "as_of": meta["as_of"]}
 
 
 def run_scale_child(folder: Path, threads: int) -> dict:

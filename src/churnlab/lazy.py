@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.checks import kind_of
-from churnlab.engine import Tables, connect, is_lazy, sql_string
+from churnlab.engine import Tables, connect, sql_string
 from churnlab.errors import AnalysisError, DataSourceError, SchemaError
 
 __all__ = [
@@ -317,6 +317,6 @@ def copy_table(table: object, dest: Path, name: str = "table") -> None:
 
 def file_stamp(table: object) -> list[list] | None:
     """``[[file, size], ...]`` of a Parquet path (to tell whether a stored fingerprint still holds); None otherwise."""
-    if not is_lazy(table) or not isinstance(table, (str, os.PathLike)):
+    if not isinstance(table, (str, os.PathLike)):
         return None
     return [[f.name, f.stat().st_size] for f in parquet_files(table)]

@@ -435,12 +435,28 @@ class Dataset:
 
         A lazy table is copied file to file (or written by DuckDB), never loaded into pandas.
         """
-        from churnlab.lazy import copy_table, file_stamp
+        from churnlab.lazy import copy_table
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
             copy_table(table, folder / f"{name}.parquet", name)
+        return self.write_manifest(folder)
+
+    def write_manifest(self, folder: str | Path, fingerprint: str | None = None) -> Path:
+        """Write ``dataset.json`` for tables already written to ``folder`` as ``<table>.parquet``.
+
+        Parameters
+        ----------
+        folder : str or Path
+            Where the tables are.
+        fingerprint : str, optional
+            The tables' fingerprint when the writer computed it on the way (a streamed world);
+            default :attr:`fingerprint`.
+        """
+        from churnlab.lazy import file_stamp
+
+        folder = Path(folder)
         meta = {
             "name": self.name,
             "as_of": self.as_of.isoformat(),
@@ -449,7 +465,7 @@ class Dataset:
             "description": self.description,
             "metadata": self.metadata,
             "tables": sorted(self.tables),
-            "fingerprint": self.fingerprint,
+            "fingerprint": self.fingerprint if fingerprint is None else fingerprint,
             "files": {t: file_stamp(folder / f"{t}.parquet") for t in sorted(self.tables)},
         }
         (folder / "dataset.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")

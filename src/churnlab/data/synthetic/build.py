@@ -70,6 +70,15 @@ def dated_events(spec: WorldSpec) -> list[dict]:
     return out
 
 
+def _world_dataset(spec: WorldSpec, tables: dict) -> Dataset:
+    """Wrap ``tables`` (frames in memory, or the streamed Parquet paths) as the world's Dataset."""
+    return Dataset(
+        name="synthetic", tables=tables, as_of=spec.end, kind="events",
+        source=f"churnlab.data.synthetic.generate(n_customers={spec.n_customers}, seed={spec.seed})",
+        description=DESCRIPTION, metadata={"world": spec.to_dict(), "dated_events": dated_events(spec)},
+    )
+
+
 def _bar(spec: WorldSpec, progress: bool):
     if not progress:
         return None
@@ -145,12 +154,7 @@ def generate(n_customers: int, start="2024-01-01", end="2024-12-31", seed: int =
         parts.append(records)
         states.append(state)
     rec = concat_records(parts)
-    tables = records_to_frames(rec, spec.id_width)
-    dataset = Dataset(
-        name="synthetic", tables=tables, as_of=spec.end, kind="events",
-        source=f"churnlab.data.synthetic.generate(n_customers={spec.n_customers}, seed={spec.seed})",
-        description=DESCRIPTION, metadata={"world": spec.to_dict(), "dated_events": dated_events(spec)},
-    )
+    dataset = _world_dataset(spec, records_to_frames(rec, spec.id_width))
     truth = Truth(spec=spec, drivers=drivers_frame(rec.get("churn_truth"), spec.id_width),
                   final_state=concat_states(states))
     return dataset, truth
@@ -183,14 +187,13 @@ def stream_world(folder, n_customers: int, start="2024-01-01", end="2024-12-31",
     dict of str to int
         Rows written per table.
     """
-    import json
     from pathlib import Path
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from churnlab.data.synthetic.storage import TRUTH_FOLDER
-    from churnlab.lazy import combine_digests, file_stamp, fingerprint_of, table_digest
+    from churnlab.lazy import combine_digests, fingerprint_of, table_digest
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -213,15 +216,9 @@ def stream_world(folder, n_customers: int, start="2024-01-01", end="2024-12-31",
         for w in writers.values():
             w.close()
     parts = {name: combine_digests(d) for name, d in digests.items()}
-    meta = {
-        "name": "synthetic", "as_of": spec.end.isoformat(),
-        "source": f"churnlab.data.synthetic.generate(n_customers={spec.n_customers}, seed={spec.seed})",
-        "kind": "events", "description": DESCRIPTION,
-        "metadata": {"world": spec.to_dict(), "dated_events": dated_events(spec)},
-        "tables": sorted(parts), "fingerprint": fingerprint_of(parts),
-        "files": {t: file_stamp(folder / f"{t}.parquet") for t in sorted(parts)},
-    }
-    (folder / "dataset.json").write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    # the digests were summed chunk by chunk, so the files need not be read again to fingerprint them
+    _world_dataset(spec, {name: folder / f"{name}.parquet" for name in parts}).write_manifest(
+        folder, fingerprint_of(parts))
     Truth(spec=spec, drivers=pd.concat(drivers, ignore_index=True), final_state=concat_states(states)).save(
         folder / TRUTH_FOLDER)
     return {name: p[0] for name, p in parts.items()}
